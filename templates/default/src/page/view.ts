@@ -1,0 +1,111 @@
+// The view model every face of the page renders from. Pages are pure functions of it, so
+// they neither reach into the wallet nor the network and are easy to test.
+
+export interface WalletView {
+  /** Balance in cents (the currency's smallest unit), after this request's charge. */
+  balance: number;
+  /** `STRIPE_PAYMENT_LINK?client_reference_id=…`, as the wallet gives it in `ctx.paymentLink`. */
+  paymentLink: string;
+  clientReferenceId: string;
+  /** True once a first payment created the user row. */
+  registered: boolean;
+  name: string | null;
+  email: string | null;
+}
+
+/** The example paid route, described so people and agents know what it costs. */
+export interface PaidRoute {
+  method: "POST" | "GET";
+  path: string;
+  /** Price per request in cents. */
+  price: number;
+  description: string;
+}
+
+export interface PageOptions {
+  title: string;
+  /** `https://host` of the request, for the copy-paste examples shown to agents. */
+  origin: string;
+  paidRoute: PaidRoute;
+  /** A one-line message to show above the balance (for example after spending). */
+  notice?: string;
+  /**
+   * True when the request reached the Worker on a loopback address (`npm run dev`): the page
+   * then shows how to make a local test payment. It changes wording only, never behaviour.
+   */
+  local?: boolean;
+}
+
+export const LOGIN_BY_PAYMENT =
+  "There is no sign-up. Your wallet lives in this browser (an HttpOnly cookie). " +
+  "Paying again with a card or Link email you used before logs you back in to that wallet, on any device.";
+
+/** `1 cent`, `12 cents`, `-3 cents`. Amounts are integers in the currency's smallest unit. */
+export function formatCents(amount: number): string {
+  return `${amount} ${Math.abs(amount) === 1 ? "cent" : "cents"}`;
+}
+
+/**
+ * The payment link is only usable when STRIPE_PAYMENT_LINK is set: an unset one leaves just
+ * `?client_reference_id=…` (a `--no-stripe` scaffold), which must not be shown as a button.
+ */
+export function hasPaymentLink(view: WalletView): boolean {
+  return /^https?:\/\//i.test(view.paymentLink);
+}
+
+/** True for requests to localhost, 127.0.0.0/8 or [::1], as served by `wrangler dev`. */
+export function isLoopbackUrl(url: string | URL): boolean {
+  const { hostname } = typeof url === "string" ? new URL(url) : url;
+  return (
+    hostname === "localhost" ||
+    hostname === "[::1]" ||
+    /^127(\.\d{1,3}){3}$/.test(hostname)
+  );
+}
+
+/** The local payment command for this visitor, as the page and the README show it. */
+export function localPayCommand(view: WalletView): string {
+  return `npm run pay -- ${view.clientReferenceId}`;
+}
+
+/** The JSON body of `/`: the same facts as the page, keyed like `GET /me`. */
+export function homeJson(view: WalletView, options: PageOptions) {
+  const { paidRoute } = options;
+  return {
+    balance: view.balance,
+    registered: view.registered,
+    name: view.name,
+    email: view.email,
+    client_reference_id: view.clientReferenceId,
+    paymentLink: hasPaymentLink(view) ? view.paymentLink : null,
+    paid_routes: [
+      {
+        method: paidRoute.method,
+        path: paidRoute.path,
+        price: paidRoute.price,
+        description: paidRoute.description,
+      },
+    ],
+    login_by_payment: LOGIN_BY_PAYMENT,
+    ...(options.notice ? { notice: options.notice } : {}),
+    ...(options.local ? { local_payment: localPayCommand(view) } : {}),
+  };
+}
+
+/** The JSON body of a 402: everything a program needs to pay and retry. */
+export function paymentRequiredJson(view: WalletView, price: number) {
+  return {
+    error: "payment_required",
+    message: paymentRequiredSentence(view, price),
+    price,
+    balance: view.balance,
+    paymentLink: hasPaymentLink(view) ? view.paymentLink : null,
+  };
+}
+
+export function paymentRequiredSentence(view: WalletView, price: number): string {
+  const top = hasPaymentLink(view)
+    ? `Top up at ${view.paymentLink} and retry.`
+    : "Top up through the payment link and retry (this Worker has no STRIPE_PAYMENT_LINK yet).";
+  return `This request costs ${formatCents(price)}; your balance is ${formatCents(view.balance)}. ${top}`;
+}
