@@ -51,7 +51,7 @@ export function homeMarkdown(view: WalletView, options: PageOptions): string {
     "",
     "## Use it from a program",
     "",
-    "Send `Accept: application/json` for JSON or `Accept: text/markdown` for this Markdown. Keep the `access_token` cookie from the first response, or send it as `Authorization: Bearer <token>`.",
+    "Send `Accept: application/json` for JSON or `Accept: text/markdown` for this Markdown. Keep the `access_token` cookie from the first response, or send it as `Authorization: Bearer $TOKEN`.",
     "",
     "```sh",
     `curl -X ${paidRoute.method} -H 'Accept: text/markdown' -H "Authorization: Bearer $TOKEN" ${origin}${paidRoute.path}`,
