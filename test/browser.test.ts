@@ -1,0 +1,210 @@
+// The whole local loop in a real browser: a project scaffolded by the built CLI with
+// --no-stripe, served by `wrangler dev`, driven by headless Chromium. A visitor sees a zero
+// balance, is told how to pay when spending, pays with `npm run pay` (a signed
+// checkout.session.completed; the Worker's Stripe reads go to scripts/stripe-local.ts),
+// reloads to see the balance, spends one cent. A second browser paying with the same card
+// logs in to the first wallet. Screenshots: test-results/screenshots/ (see README.md).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const template = join(root, "templates/default");
+const screenshots = join(root, "test-results/screenshots");
+const CHROMIUM = "/usr/bin/chromium";
+const MINUTE = 60_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForWorker(url: string, worker: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 2 * MINUTE;
+  while (Date.now() < deadline) {
+    if (worker.exitCode !== null) throw new Error(`wrangler dev exited (${worker.exitCode}):\n${log()}`);
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`wrangler dev did not answer at ${url}:\n${log()}`);
+}
+
+async function balanceOf(page: Page): Promise<number> {
+  return Number(await page.locator("#balance").getAttribute("data-cents"));
+}
+
+describe("the page in headless Chromium against wrangler dev", () => {
+  let scratch: string;
+  let project: string;
+  let env: NodeJS.ProcessEnv;
+  let worker: ChildProcess | undefined;
+  let workerLog = "";
+  let browser: Browser | undefined;
+  let base: string;
+
+  /** `npm run pay -- …` in the project, as a developer would type it. */
+  function pay(...args: string[]) {
+    const result = spawnSync("npm", ["run", "--silent", "pay", "--", ...args], { cwd: project, env, encoding: "utf8", timeout: MINUTE });
+    return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+  }
+
+  beforeAll(async () => {
+    expect(existsSync(CHROMIUM), "Chromium is installed (apt-get install chromium)").toBe(true);
+    expect(existsSync(join(template, "node_modules/wrangler")), "templates/default has its dependencies (npm ci)").toBe(true);
+    if (!existsSync(join(root, "dist/index.js"))) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
+    mkdirSync(screenshots, { recursive: true });
+
+    scratch = mkdtempSync(join(tmpdir(), "stripeflare-browser-"));
+    project = join(scratch, "browser-app");
+    env = { ...process.env, PATH: [join(root, "node_modules/.bin"), process.env.PATH].join(delimiter), HOME: scratch, WRANGLER_SEND_METRICS: "false" };
+    for (const key of ["STRIPE_SECRET", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE"]) delete env[key];
+    for (const key of Object.keys(env)) if (key.startsWith("npm_package_") || key === "npm_lifecycle_event") delete env[key];
+
+    const scaffold = spawnSync(process.execPath, [cli(), project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes"], {
+      cwd: scratch,
+      env,
+      encoding: "utf8",
+    });
+    expect(scaffold.status, `${scaffold.stdout}\n${scaffold.stderr}`).toBe(0);
+    // Same package-lock.json as the template: reuse its installed dependencies.
+    symlinkSync(join(template, "node_modules"), join(project, "node_modules"), "dir");
+
+    // The stand-in gets a free port (the README's default, 12111, may be taken on this machine).
+    const stripePort = await freePort();
+    writeFileSync(join(project, ".dev.vars"), readFileSync(join(project, ".dev.vars"), "utf8") + `STRIPE_API_BASE=http://127.0.0.1:${stripePort}\n`);
+    const setup = pay("--setup");
+    expect(setup.status, setup.output).toBe(0);
+    const devVars = readFileSync(join(project, ".dev.vars"), "utf8");
+    expect(devVars).toMatch(/^STRIPE_WEBHOOK_SIGNING_SECRET=whsec_\S{20,}$/m);
+
+    const port = await freePort();
+    const inspectorPort = await freePort();
+    base = `http://localhost:${port}`;
+    worker = spawn(
+      "npx",
+      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", join(scratch, "state"), "--show-interactive-dev-session=false"],
+      { cwd: project, env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    worker.stdout!.on("data", (d) => (workerLog += d));
+    worker.stderr!.on("data", (d) => (workerLog += d));
+    await waitForWorker(`http://127.0.0.1:${port}/`, worker, () => workerLog);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+  }, 4 * MINUTE);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (worker?.pid && worker.exitCode === null) {
+      try {
+        process.kill(-worker.pid, "SIGTERM"); // wrangler and its workerd child
+      } catch {}
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it(
+    "shows a zero balance, tells how to pay, credits a local payment and spends one cent",
+    async () => {
+      const page = await browser!.newPage();
+      const first = await page.goto(base + "/");
+      expect(first?.status()).toBe(200);
+      expect(first?.headers()["cache-control"]).toBe("private, no-store");
+      expect(await balanceOf(page)).toBe(0);
+      await expect(page.locator("#login")).toContainText("Login by payment");
+      await page.screenshot({ path: join(screenshots, "1-new-visitor.png"), fullPage: true });
+
+      // Spending with an empty wallet: 402, and the page says how to pay.
+      const [refused] = await Promise.all([page.waitForNavigation(), page.locator("#spend").click()]);
+      expect(refused?.status()).toBe(402);
+      await expect(page.locator("h1")).toHaveText("Payment required");
+      expect(await balanceOf(page)).toBe(0);
+      await page.screenshot({ path: join(screenshots, "2-payment-required.png"), fullPage: true });
+
+      // The local payment command, as the page shows it on localhost.
+      await page.goto(base + "/");
+      const command = (await page.locator("#local-pay").textContent())!.trim();
+      const id = /^npm run pay -- ([A-Za-z0-9_-]{1,200})$/.exec(command)?.[1];
+      expect(id, command).toBeTruthy();
+      const paid = pay(id!, "--url", base, "--card", "alice", "--amount", "500");
+      expect(paid.status, paid.output + workerLog).toBe(0);
+
+      await page.reload();
+      expect(await balanceOf(page)).toBe(500);
+      await expect(page.locator("#account")).toContainText("Signed in by payment");
+      await page.screenshot({ path: join(screenshots, "3-after-payment.png"), fullPage: true });
+
+      await Promise.all([page.waitForURL(/\/\?spent=1$/), page.locator("#spend").click()]);
+      expect(await balanceOf(page)).toBe(499);
+      await expect(page.locator("#notice")).toHaveText("Spent 1 cent.");
+      await page.screenshot({ path: join(screenshots, "4-after-spending.png"), fullPage: true });
+
+      // Login by payment: a second browser (another device) pays with the same card and
+      // finds the first wallet, credited.
+      const other = await browser!.newContext();
+      const device = await other.newPage();
+      await device.goto(base + "/");
+      expect(await balanceOf(device)).toBe(0);
+      const otherId = /-- (\S+)$/.exec((await device.locator("#local-pay").textContent())!.trim())![1]!;
+      expect(otherId).not.toBe(id);
+      const again = pay(otherId, "--url", base, "--card", "alice", "--amount", "300");
+      expect(again.status, again.output + workerLog).toBe(0);
+      await device.reload();
+      expect(await balanceOf(device)).toBe(799);
+      await device.screenshot({ path: join(screenshots, "5-login-by-payment.png"), fullPage: true });
+      await page.reload();
+      expect(await balanceOf(page)).toBe(799);
+      await other.close();
+    },
+    4 * MINUTE,
+  );
+
+  it("refuses to send a local payment anywhere but loopback", () => {
+    const refused = pay("abc", "--url", "https://my-api.example.workers.dev");
+    expect(refused.status).not.toBe(0);
+    expect(refused.output).toMatch(/refusing to send a test payment/);
+  });
+
+  it("rejects an event signed with any other secret: 400 and no credit", async () => {
+    const page = await browser!.newPage();
+    await page.goto(base + "/");
+    const id = /-- (\S+)$/.exec((await page.locator("#local-pay").textContent())!.trim())![1]!;
+    const devVarsPath = join(project, ".dev.vars");
+    const original = readFileSync(devVarsPath, "utf8");
+    try {
+      // pay.ts signs with whatever .dev.vars says; the running Worker still has the old secret.
+      writeFileSync(devVarsPath, original.replace(/^STRIPE_WEBHOOK_SIGNING_SECRET=.*$/m, "STRIPE_WEBHOOK_SIGNING_SECRET=whsec_not_the_workers_secret"));
+      const forged = pay(id, "--url", base);
+      expect(forged.status).not.toBe(0);
+      expect(forged.output).toMatch(/\b400\b/);
+    } finally {
+      writeFileSync(devVarsPath, original);
+    }
+    await page.reload();
+    expect(await balanceOf(page)).toBe(0);
+    await page.close();
+  });
+});
+
+function cli() {
+  return join(root, "bin/create-stripeflare.js");
+}
