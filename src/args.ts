@@ -1,0 +1,139 @@
+// Command-line flags: one table drives parsing, validation of unknown flags and the help text,
+// so the three can never disagree. The public surface is CONTRACT.md §1.
+import mri from "mri";
+
+export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
+export const PACKAGE_MANAGERS: readonly PackageManager[] = ["npm", "pnpm", "yarn", "bun"];
+
+export interface Flags {
+  directory?: string;
+  template: string;
+  title?: string;
+  domain?: string;
+  /** undefined = not given: prompt (interactive) or the default. */
+  price?: string;
+  currency?: string;
+  stripeSecret?: string;
+  stripePublishableKey?: string;
+  stripe: boolean;
+  install: boolean;
+  git: boolean;
+  /** undefined = ask (interactive) or no (--yes / no TTY). */
+  deploy?: boolean;
+  pm?: PackageManager;
+  yes: boolean;
+  force: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+interface OptionSpec {
+  name: string;
+  alias?: string;
+  kind: "string" | "boolean";
+  value?: string;
+  help: string;
+  /** Shown as `--x` / `--no-x` in the help. */
+  negatable?: boolean;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: "template", alias: "t", kind: "string", value: "<name|source>", help: "bundled template (default) or a giget source such as gh:owner/repo/path#ref" },
+  { name: "title", kind: "string", value: "<text>", help: "product name on the Stripe checkout page (default: the project name)" },
+  { name: "domain", kind: "string", value: "<host>", help: "hostname the Worker serves, e.g. api.example.com (webhook: https://<host>/stripe-webhook)" },
+  { name: "price", kind: "string", value: "<amount>", help: "top-up price in major units, e.g. 5 or 19.99 (default 5)" },
+  { name: "currency", kind: "string", value: "<code>", help: "ISO 4217 currency code (default usd)" },
+  { name: "stripe-secret", kind: "string", value: "<key>", help: "sk_test_…, sk_live_…, rk_test_… or rk_live_… (or env STRIPE_SECRET)" },
+  { name: "stripe-publishable-key", kind: "string", value: "<key>", help: "pk_test_… or pk_live_… (or env STRIPE_PUBLISHABLE_KEY)" },
+  { name: "stripe", kind: "boolean", negatable: true, help: "--no-stripe: scaffold only, leave the Stripe values in .dev.vars empty" },
+  { name: "install", kind: "boolean", negatable: true, help: "install dependencies (default: yes)" },
+  { name: "git", kind: "boolean", negatable: true, help: "git init and a first commit (default: yes, when git is configured)" },
+  { name: "deploy", kind: "boolean", negatable: true, help: "upload secrets and run wrangler deploy (default: ask; with --yes: no)" },
+  { name: "pm", kind: "string", value: "<npm|pnpm|yarn|bun>", help: "package manager (default: the one that launched this command)" },
+  { name: "yes", alias: "y", kind: "boolean", help: "never prompt; take defaults (also when stdin is not a TTY)" },
+  { name: "force", kind: "boolean", help: "allow a non-empty target folder (template files overwrite same-named files)" },
+  { name: "help", alias: "h", kind: "boolean", help: "show this help" },
+  { name: "version", alias: "v", kind: "boolean", help: "show the version" },
+];
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: string[]): Flags {
+  const strings = OPTIONS.filter((o) => o.kind === "string").map((o) => o.name);
+  const booleans = OPTIONS.filter((o) => o.kind === "boolean").map((o) => o.name);
+  const alias = Object.fromEntries(OPTIONS.filter((o) => o.alias).map((o) => [o.alias!, o.name]));
+  const raw = mri(argv, { string: strings, boolean: booleans, alias });
+
+  const known = new Set<string>(["_", ...OPTIONS.map((o) => o.name), ...Object.keys(alias)]);
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) throw new UsageError(`unknown option ${key.length === 1 ? "-" : "--"}${key} (see --help)`);
+  }
+  const positionals = raw._.map(String);
+  if (positionals.length > 1) {
+    throw new UsageError(`expected one directory, got ${positionals.length}: ${positionals.join(" ")}`);
+  }
+  for (const name of strings) {
+    // mri turns a trailing `--price` into "" and `--price --yes` into true; both are mistakes.
+    const value = raw[name];
+    if (value === "" || value === true || Array.isArray(value)) {
+      if (Array.isArray(value)) throw new UsageError(`--${name} was given more than once`);
+      throw new UsageError(`--${name} needs a value`);
+    }
+  }
+  const str = (name: string): string | undefined => (raw[name] === undefined ? undefined : String(raw[name]));
+  const bool = (name: string): boolean | undefined => (raw[name] === undefined ? undefined : Boolean(raw[name]));
+
+  const pm = str("pm");
+  if (pm !== undefined && !PACKAGE_MANAGERS.includes(pm as PackageManager)) {
+    throw new UsageError(`--pm must be one of ${PACKAGE_MANAGERS.join(", ")} (got "${pm}")`);
+  }
+  return {
+    directory: positionals[0],
+    template: str("template") ?? "default",
+    title: str("title"),
+    domain: str("domain"),
+    price: str("price"),
+    currency: str("currency"),
+    stripeSecret: str("stripe-secret"),
+    stripePublishableKey: str("stripe-publishable-key"),
+    stripe: bool("stripe") ?? true,
+    install: bool("install") ?? true,
+    git: bool("git") ?? true,
+    deploy: bool("deploy"),
+    pm: pm as PackageManager | undefined,
+    yes: bool("yes") ?? false,
+    force: bool("force") ?? false,
+    help: bool("help") ?? false,
+    version: bool("version") ?? false,
+  };
+}
+
+export function helpText(version: string): string {
+  const rows = OPTIONS.map((o) => {
+    const names = o.negatable
+      ? `    --${o.name} / --no-${o.name}`
+      : `${o.alias ? `-${o.alias}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`;
+    return [names, o.help] as const;
+  });
+  const width = Math.max(...rows.map(([names]) => names.length)) + 2;
+  return [
+    `create-stripeflare ${version}: a Cloudflare Worker with a Stripe-funded wallet per visitor`,
+    "",
+    "Usage:",
+    "  create-stripeflare [directory] [options]",
+    "  npm create stripeflare@latest [directory] -- [options]",
+    "",
+    "  directory is the target folder (\".\" = the current one); its name becomes the",
+    "  package and Worker name.",
+    "",
+    "Options:",
+    ...rows.map(([names, help]) => `  ${names.padEnd(width)}${help}`),
+    "",
+    "Keys are looked up in this order: flag, environment (STRIPE_SECRET, STRIPE_PUBLISHABLE_KEY),",
+    "~/.stripeflare.dev.vars, then a prompt. STRIPE_API_BASE sends Stripe API calls elsewhere.",
+    "",
+    "Example:",
+    "  npx create-stripeflare my-api --domain api.example.com --price 5 --stripe-secret sk_test_… --yes",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,101 @@
+// The interactive questions. Each asker validates with the same rules as the flags, so a prompt
+// never accepts what the non-interactive path would refuse.
+import prompts, { type PromptObject } from "prompts";
+import { publishableKeyMode, secretKeyMode, type StripeMode } from "./keys.js";
+import { toMinorUnits } from "./money.js";
+import { normalizeDomain, projectNameProblem } from "./project-name.js";
+import { basename, resolve } from "node:path";
+
+export class CancelledError extends Error {
+  constructor() {
+    super("cancelled");
+  }
+}
+
+async function ask<T>(question: Omit<PromptObject, "name">): Promise<T> {
+  const answers = await prompts({ ...question, name: "value" } as PromptObject, {
+    onCancel: () => {
+      throw new CancelledError();
+    },
+  });
+  return answers.value as T;
+}
+
+const check = (validate: (value: string) => void) => (value: string) => {
+  try {
+    validate(value);
+    return true;
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
+
+export function askDirectory(): Promise<string> {
+  return ask<string>({
+    type: "text",
+    message: "Project folder",
+    initial: "my-stripeflare-app",
+    validate: (value: string) => projectNameProblem(basename(resolve(value.trim() || "."))) ?? true,
+    format: (value: string) => value.trim(),
+  });
+}
+
+export function askOverwrite(dir: string): Promise<boolean> {
+  return ask<boolean>({ type: "confirm", message: `${dir} is not empty. Copy the template into it anyway (same-named files are overwritten)?`, initial: false });
+}
+
+export function askTitle(initial: string): Promise<string> {
+  return ask<string>({ type: "text", message: "Product name on the Stripe checkout page", initial, format: (v: string) => v.trim() || initial });
+}
+
+export function askPrice(currency: string): Promise<string> {
+  return ask<string>({
+    type: "text",
+    message: `Top-up price in ${currency.toUpperCase()}`,
+    initial: "5",
+    validate: check((value) => toMinorUnits(value, currency)),
+    format: (v: string) => v.trim(),
+  });
+}
+
+export function askDomain(): Promise<string | undefined> {
+  return ask<string>({
+    type: "text",
+    message: "Custom domain for the Worker (empty: none yet, the webhook is created once it has a URL)",
+    initial: "",
+    validate: check((value) => value.trim() && normalizeDomain(value)),
+    format: (v: string) => v.trim(),
+  }).then((value) => (value ? normalizeDomain(value) : undefined));
+}
+
+export function askStripeSecret(): Promise<string | undefined> {
+  return ask<string>({
+    type: "password",
+    message: "Stripe secret key, sk_test_… (empty: skip Stripe for now)",
+    validate: check((value) => value.trim() && secretKeyMode(value.trim())),
+    format: (v: string) => v.trim(),
+  }).then((value) => value || undefined);
+}
+
+export function askPublishableKey(mode: StripeMode): Promise<string> {
+  return ask<string>({
+    type: "text",
+    message: `Stripe publishable key, pk_${mode}_…`,
+    validate: check((value) => {
+      if (publishableKeyMode(value.trim()) !== mode) throw new Error(`use the ${mode}-mode key (pk_${mode}_…) to match the secret key`);
+    }),
+    format: (v: string) => v.trim(),
+  });
+}
+
+export function askConfirmLive(): Promise<boolean> {
+  return ask<boolean>({
+    type: "confirm",
+    message: "This is a LIVE Stripe key: real products, real payments. Continue?",
+    initial: false,
+  });
+}
+
+export function askDeploy(): Promise<boolean> {
+  return ask<boolean>({ type: "confirm", message: "Deploy to Cloudflare now (wrangler deploy)?", initial: false });
+}

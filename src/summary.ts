@@ -1,0 +1,56 @@
+// The closing summary: what exists now (ids shown, secrets masked) and what to do next.
+import { relative } from "node:path";
+import type { PackageManager } from "./args.js";
+import { maskSecret, type StripeMode } from "./keys.js";
+import { formatMinorUnits } from "./money.js";
+import { runScriptCommand } from "./package-manager.js";
+import type { StripeRecord } from "./state.js";
+import { bold, cyan, dim } from "./ui.js";
+
+export interface SummaryInput {
+  root: string;
+  name: string;
+  pm: PackageManager;
+  installed: boolean;
+  stripe?: { mode: StripeMode; record: StripeRecord; unitAmount: number; currency: string; secret: string; webhookSecret?: string };
+  deployedUrl?: string;
+  domain?: string;
+}
+
+export function summaryText(s: SummaryInput): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}${value}`);
+  lines.push("", bold(`${s.name} is ready.`));
+  if (s.stripe) {
+    const r = s.stripe.record;
+    row("Stripe mode", s.stripe.mode);
+    row("Secret key", maskSecret(s.stripe.secret));
+    row("Product", r.productId ?? "-");
+    row("Price", `${r.priceId ?? "-"} (${formatMinorUnits(s.stripe.unitAmount, s.stripe.currency)})`);
+    row("Payment Link", `${r.paymentLinkId ?? "-"} ${r.paymentLinkUrl ?? ""}`.trim());
+    row("Webhook", r.webhookEndpointId ? `${r.webhookEndpointId} ${r.webhookUrl}` : "not yet (no public URL: pass --domain or --deploy)");
+    if (s.stripe.webhookSecret) row("Signing secret", `${maskSecret(s.stripe.webhookSecret)} (in .dev.vars)`);
+  } else {
+    row("Stripe", "skipped: fill in .dev.vars or run again with --stripe-secret");
+  }
+  row("Secrets", ".dev.vars (mode 0600, git-ignored)");
+  if (s.deployedUrl) row("Live at", s.deployedUrl);
+
+  const cd = relative(process.cwd(), s.root);
+  lines.push("", bold("Next steps:"));
+  if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
+  if (!s.installed) lines.push(`  ${s.pm} install`);
+  lines.push(`  ${runScriptCommand(s.pm, "dev")}        ${dim("# http://localhost:8787")}`);
+  lines.push(
+    `  ${dim("Test payment: open http://localhost:8787/me, follow paymentLink, pay with card 4242 4242 4242 4242;")}`,
+    `  ${dim("forward webhooks locally with")} stripe listen --forward-to localhost:8787/stripe-webhook`,
+    `  ${dim("(put the whsec_… it prints into .dev.vars while testing locally).")}`,
+  );
+  lines.push(`  ${runScriptCommand(s.pm, "test")}`);
+  if (!s.deployedUrl) {
+    lines.push(
+      `  ${cyan("npx wrangler secret bulk .dev.vars")} && ${runScriptCommand(s.pm, "deploy")}   ${dim("# or run this command again with --deploy")}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}

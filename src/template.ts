@@ -1,0 +1,110 @@
+// Getting the template into the target folder: the bundled one (offline) or a giget source,
+// filtered the same way, with `_gitignore` renamed (npm never ships files called .gitignore).
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Never copied from a template folder: local state, secrets and build output of whoever ran it. */
+const SKIPPED = new Set(["node_modules", ".wrangler", ".dev.vars", "test-results", ".git", ".stripeflare.json", "coverage", ".DS_Store"]);
+
+/** npm drops .gitignore from published packages, so templates carry these names instead. */
+const RENAMED: Record<string, string> = { _gitignore: ".gitignore" };
+
+/** Entries the generated project's .gitignore must have (CONTRACT §2), plus our state file. */
+export const REQUIRED_GITIGNORE = ["node_modules", ".dev.vars", ".wrangler", ".stripeflare.json"];
+
+export function templatesRoot(): string {
+  // dist/index.js and src/template.ts both sit one level below the package root.
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "templates");
+}
+
+export function isBundledTemplateName(template: string): boolean {
+  return /^[a-z0-9][a-z0-9-]*$/.test(template);
+}
+
+export function bundledTemplates(): string[] {
+  const root = templatesRoot();
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((name) => existsSync(join(root, name, "package.json")));
+}
+
+/** A folder that does not exist, is empty, or holds only .git counts as empty (CONTRACT §1). */
+export function isEmptyDir(dir: string): boolean {
+  if (!existsSync(dir)) return true;
+  return readdirSync(dir).every((entry) => entry === ".git");
+}
+
+export function copyTemplateDir(from: string, to: string): string[] {
+  const copied: string[] = [];
+  const walk = (src: string, dest: string, rel: string) => {
+    mkdirSync(dest, { recursive: true });
+    for (const entry of readdirSync(src)) {
+      if (SKIPPED.has(entry) || entry.endsWith(".tgz")) continue;
+      const target = RENAMED[entry] ?? entry;
+      const srcPath = join(src, entry);
+      const stat = statSync(srcPath);
+      if (stat.isDirectory()) walk(srcPath, join(dest, target), `${rel}${target}/`);
+      else {
+        copyFileSync(srcPath, join(dest, target));
+        copied.push(`${rel}${target}`);
+      }
+    }
+  };
+  walk(from, to, "");
+  return copied;
+}
+
+/** Make sure the generated .gitignore exists and names what must never be committed. */
+export function ensureGitignore(dir: string): void {
+  const file = join(dir, ".gitignore");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const present = new Set(text.split(/\r?\n/).map((line) => line.trim().replace(/^\/|\/$/g, "")));
+  const missing = REQUIRED_GITIGNORE.filter((entry) => !present.has(entry));
+  if (!missing.length) return;
+  const prefix = text && !text.endsWith("\n") ? "\n" : "";
+  const header = text ? "\n# Added by create-stripeflare\n" : "";
+  writeFileSync(file, text + prefix + header + missing.join("\n") + "\n");
+}
+
+export async function fetchTemplate(template: string, dest: string): Promise<string[]> {
+  if (isBundledTemplateName(template)) {
+    const dir = join(templatesRoot(), template);
+    if (!existsSync(join(dir, "package.json"))) {
+      const known = bundledTemplates();
+      throw new Error(
+        `unknown template "${template}"; bundled: ${known.join(", ") || "(none)"}, or pass a giget source such as gh:owner/repo/path`,
+      );
+    }
+    return copyTemplateDir(dir, dest);
+  }
+  // Remote: download to a scratch folder first so the same filter and renames apply, and so a
+  // failed download leaves the target untouched. giget is loaded only on this path.
+  const scratch = mkdtempSync(join(tmpdir(), "create-stripeflare-"));
+  try {
+    const { downloadTemplate } = await import("giget");
+    try {
+      await downloadTemplate(template, { dir: join(scratch, "t"), force: true, silent: true });
+    } catch (error) {
+      throw new Error(`could not download template "${template}": ${(error as Error).message.split("\n")[0]}`);
+    }
+    if (!existsSync(join(scratch, "t", "package.json"))) {
+      throw new Error(`template "${template}" has no package.json at its root`);
+    }
+    return copyTemplateDir(join(scratch, "t"), dest);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Set the project name in package.json (and its lockfile, so npm ci stays quiet). */
+export function renamePackage(dir: string, name: string): void {
+  for (const file of ["package.json", "package-lock.json"]) {
+    const path = join(dir, file);
+    if (!existsSync(path)) continue;
+    const json = JSON.parse(readFileSync(path, "utf8"));
+    json.name = name;
+    if (file === "package-lock.json" && json.packages?.[""]) json.packages[""].name = name;
+    writeFileSync(path, JSON.stringify(json, null, 2) + "\n");
+  }
+}

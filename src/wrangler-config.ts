@@ -1,0 +1,68 @@
+// wrangler.jsonc is edited as text with jsonc-parser so the template's comments and layout survive.
+// compatibility_date is deliberately left as the template set it: the template pins it to what its
+// pinned wrangler/workerd supports, and "today" could be newer than that.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { applyEdits, findNodeAtLocation, modify, parse, parseTree, type ParseError } from "jsonc-parser";
+
+const FORMAT = { formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" } };
+
+export interface Route {
+  pattern: string;
+  custom_domain?: boolean;
+  zone_name?: string;
+}
+
+export function parseJsonc<T>(text: string, file: string): T {
+  const errors: ParseError[] = [];
+  const value = parse(text, errors, { allowTrailingComma: true });
+  if (errors.length) throw new Error(`${file} is not valid JSONC (error at offset ${errors[0].offset})`);
+  return value as T;
+}
+
+/**
+ * Pure: returns the new text with the Worker name set and, given a domain, a custom-domain route.
+ * The route is inserted as text right after the last value so the template's layout (one-line
+ * arrays, comments after the last property) is left exactly as it was.
+ */
+export function editWranglerConfig(text: string, name: string, domain?: string): string {
+  parseJsonc(text, "wrangler.jsonc");
+  let out = applyEdits(text, modify(text, ["name"], name, FORMAT));
+  if (!domain) return out;
+  const route = `{ "pattern": ${JSON.stringify(domain)}, "custom_domain": true }`;
+  const root = parseTree(out);
+  if (!root || root.type !== "object") throw new Error("wrangler.jsonc must hold an object");
+  const routes = findNodeAtLocation(root, ["routes"]);
+  if (!routes) {
+    const last = root.children?.at(-1);
+    const entry = `"routes": [${route}]`;
+    if (!last) return applyEdits(out, modify(out, ["routes"], [{ pattern: domain, custom_domain: true }], FORMAT));
+    const at = last.offset + last.length;
+    return `${out.slice(0, at)},\n  // Custom domain (create-stripeflare --domain): the Worker serves this hostname.\n  ${entry}${out.slice(at)}`;
+  }
+  if (routes.type !== "array") throw new Error('"routes" in wrangler.jsonc must be an array');
+  const patterns = (routes.children ?? []).map((child) => findNodeAtLocation(child, ["pattern"])?.value ?? child.value);
+  if (patterns.includes(domain)) return out;
+  const lastRoute = routes.children?.at(-1);
+  if (!lastRoute) {
+    const at = routes.offset + 1; // just inside "["
+    return `${out.slice(0, at)}${route}${out.slice(at)}`;
+  }
+  const at = lastRoute.offset + lastRoute.length;
+  return `${out.slice(0, at)}, ${route}${out.slice(at)}`;
+}
+
+export function wranglerConfigPath(dir: string): string | undefined {
+  for (const file of ["wrangler.jsonc", "wrangler.json"]) if (existsSync(join(dir, file))) return join(dir, file);
+  return undefined;
+}
+
+export function updateWranglerConfig(dir: string, name: string, domain?: string): void {
+  const file = wranglerConfigPath(dir);
+  if (!file) {
+    throw new Error("the template has no wrangler.jsonc (wrangler.toml is not supported: it cannot be edited safely)");
+  }
+  const text = readFileSync(file, "utf8");
+  const next = editWranglerConfig(text, name, domain);
+  if (next !== text) writeFileSync(file, next);
+}

@@ -1,0 +1,76 @@
+// Running the built CLI the way a user would: a separate Node process, in a temporary folder,
+// with a clean environment (its own HOME, no Stripe keys or package-manager hints leaking in from
+// the test runner). Reused by the template engineer's tests: keep these signatures stable.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa, type ResultPromise } from "execa";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+export const BIN = join(ROOT, "bin", "create-stripeflare.js");
+/** Node 22 from the root devDependency (what `npm run` uses) and the system Node 20. */
+export const NODE_22 = join(ROOT, "node_modules", ".bin", "node");
+export const NODE_20 = "/usr/local/bin/node";
+
+/** Builds dist/ if it is missing (vitest's globalSetup builds it fresh anyway). */
+export function ensureBuilt(): void {
+  if (!existsSync(join(ROOT, "dist", "index.js"))) {
+    execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { cwd: ROOT, stdio: "inherit" });
+  }
+}
+
+const made: string[] = [];
+/** A fresh folder under the OS temp dir; removed by cleanupTempDirs(). */
+export function tempDir(prefix = "csf-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+export function cleanupTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface CliOptions {
+  cwd: string;
+  /** Added to the clean environment. */
+  env?: Record<string, string | undefined>;
+  /** Text written to the CLI's stdin (a pipe, so never a TTY). */
+  input?: string;
+  /** The Node binary; default NODE_22. */
+  node?: string;
+  timeout?: number;
+}
+
+/** The environment a CLI run gets: HOME in the test's folder and a git identity, nothing else of ours. */
+export function cleanEnv(home: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const key of ["PATH", "LANG", "TERM", "TMPDIR", "SystemRoot"]) if (process.env[key]) env[key] = process.env[key];
+  return {
+    ...env,
+    HOME: home,
+    NO_COLOR: "1",
+    GIT_AUTHOR_NAME: "Test Author",
+    GIT_AUTHOR_EMAIL: "author@example.com",
+    GIT_COMMITTER_NAME: "Test Author",
+    GIT_COMMITTER_EMAIL: "author@example.com",
+    GIT_CONFIG_NOSYSTEM: "1",
+    npm_config_update_notifier: "false",
+    ...extra,
+  };
+}
+
+/** Runs `create-stripeflare ...args`; never throws on a non-zero exit (check `exitCode`). */
+export function runCli(args: string[], options: CliOptions): ResultPromise<{ reject: false; all: true }> {
+  ensureBuilt();
+  const home = options.env?.HOME ?? options.cwd;
+  return execa(options.node ?? NODE_22, [BIN, ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(home, options.env),
+    extendEnv: false,
+    input: options.input ?? "",
+    reject: false,
+    all: true,
+    timeout: options.timeout ?? 120_000,
+  }) as ResultPromise<{ reject: false; all: true }>;
+}
