@@ -1,0 +1,41 @@
+// Load the wallet's own identity functions (templates/default/src/stripeflare/identity.ts)
+// into Node, bundled with esbuild, so the crypto microbenchmark times the real code, not a
+// copy of it. Until the wallet exists this returns no cases and says so.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { root, walletDir } from "./env.mjs";
+
+export async function loadWalletIdentity(secret = "bench-db-secret-0123456789abcdef0123456789abcdef") {
+  const source = join(walletDir, "identity.ts");
+  if (!existsSync(source)) return { cases: [], note: "wallet identity.ts not present: only reference primitives measured" };
+  const { build } = await import(pathToFileURL(join(root, "node_modules/esbuild/lib/main.js")).href);
+  const dir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-identity-"));
+  const outfile = join(dir, "identity.mjs");
+  try {
+    await build({ entryPoints: [source], outfile, bundle: true, format: "esm", platform: "neutral", logLevel: "error" });
+    const id = await import(pathToFileURL(outfile).href);
+    const minted = await id.mintToken();
+    const accountRef = await id.encodeReference(secret, { account: minted.account });
+    const visitorRef = await id.encodeReference(secret, { account: minted.account, tokenHash: minted.hash });
+    const cases = [
+      { name: "wallet: parseToken (SHA-256 of the presented token)", fn: () => id.parseToken(minted.token), n: 5000 },
+      { name: "wallet: encodeReference (HMAC-SIV + AES-GCM, keys cached)", fn: () => id.encodeReference(secret, { account: minted.account }), n: 5000 },
+      {
+        name: "wallet: parseToken + encodeReference (a request's identity work)",
+        fn: async () => {
+          const t = await id.parseToken(minted.token);
+          return id.encodeReference(secret, { account: t.account });
+        },
+        n: 5000,
+      },
+      { name: "wallet: mintToken (new visitor)", fn: () => id.mintToken(), n: 5000 },
+      { name: "wallet: decodeReference, visitor id (webhook)", fn: () => id.decodeReference(secret, visitorRef), n: 5000 },
+      { name: "wallet: decodeReference, account id (webhook)", fn: () => id.decodeReference(secret, accountRef), n: 5000 },
+    ];
+    return { cases, note: `wallet identity.ts loaded (exports: ${Object.keys(id).join(", ")})` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,89 @@
+// Scaffold time without install: create-stripeflare beside create-vite and
+// create-cloudflare, each run in a fresh empty folder, interleaved (A, B, C, A, B, C, ...)
+// so that noise from other work on the machine falls on all three alike.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { ensureTool, noInstallShim } from "../lib/compare-tools.mjs";
+import { root } from "../lib/env.mjs";
+import { median, ratio, round, summary } from "../lib/stats.mjs";
+
+// The CLI's own runtime is Node 20.19+: time every tool on the machine's system Node.
+const systemNode = process.env.BENCH_SYSTEM_NODE ?? "/usr/local/bin/node";
+
+export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?? 10) } = {}) {
+  const vite = ensureTool("create-vite");
+  const c3 = ensureTool("create-cloudflare");
+  const shim = noInstallShim();
+  const cli = join(root, "bin/create-stripeflare.js");
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first (npm run build at the repository root)`);
+
+  const tools = [
+    {
+      name: "create-stripeflare",
+      version: "workspace",
+      argv: [cli, "app", "--no-stripe", "--no-install", "--no-git", "--yes"],
+      expect: ["app/wrangler.jsonc", "app/package.json", "app/.dev.vars"],
+      env: {},
+    },
+    {
+      name: "create-vite",
+      version: vite.version,
+      argv: [vite.bin, "app", "--template", "vanilla-ts", "--no-interactive", "--no-immediate"],
+      expect: ["app/package.json", "app/index.html"],
+      env: {},
+    },
+    {
+      name: "create-cloudflare",
+      version: c3.version,
+      argv: [c3.bin, "app", "--type", "hello-world", "--lang", "ts", "--no-deploy", "--no-git", "--no-open", "--no-agents", "--no-auto-update"],
+      expect: ["app/wrangler.jsonc", "app/package.json"],
+      env: { PATH: `${shim}:${process.env.PATH}`, CREATE_CLOUDFLARE_TELEMETRY_DISABLED: "1" },
+    },
+  ];
+
+  const times = Object.fromEntries(tools.map((t) => [t.name, []]));
+  // One untimed warm-up each (file cache), then `runs` interleaved timed rounds.
+  for (let round = -1; round < runs; round++) {
+    for (const tool of round % 2 === 0 ? tools : [...tools].reverse()) {
+      const cwd = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-scaffold-"));
+      const started = process.hrtime.bigint();
+      const result = spawnSync(systemNode, tool.argv, {
+        cwd,
+        env: { ...process.env, CI: "1", npm_config_user_agent: "", ...tool.env },
+        stdio: ["ignore", "pipe", "pipe"],
+        encoding: "utf8",
+      });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const missing = tool.expect.filter((f) => !existsSync(join(cwd, f)));
+      rmSync(cwd, { recursive: true, force: true });
+      if (result.status !== 0 || missing.length) {
+        throw new Error(
+          `${tool.name} failed (exit ${result.status}, missing ${missing.join(", ") || "nothing"}):\n${result.stderr}\n${result.stdout.slice(-2000)}`,
+        );
+      }
+      if (round >= 0) times[tool.name].push(ms);
+    }
+  }
+
+  const base = median(times["create-stripeflare"]);
+  const rows = tools.map((t) => ({
+    tool: t.name,
+    version: t.version,
+    ...pick(summary(times[t.name])),
+    "vs create-stripeflare (median)": ratio(median(times[t.name]), base),
+    command: `node ${t.argv.map((a) => a.replace(root + "/", "").replace(os.tmpdir(), "$TMP")).join(" ")}`,
+  }));
+  return {
+    runs,
+    node: spawnSync(systemNode, ["--version"], { encoding: "utf8" }).stdout.trim(),
+    note: "create-cloudflare has no --no-install; it ran with a stand-in npm on PATH that installs nothing (exit 0).",
+    rows,
+    samplesMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => round(x, 1))])),
+  };
+}
+
+function pick(s) {
+  return { "median ms": round(s.p50, 1), "min ms": round(s.min, 1), "mean ms": round(s.mean, 1), "max ms": round(s.max, 1) };
+}

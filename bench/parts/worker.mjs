@@ -1,0 +1,271 @@
+// The paid request, measured in real workerd (`wrangler dev`) with real SQLite Durable
+// Objects: the wallet beside a bare Worker doing the same SQL by hand, interleaved.
+//
+// One wrangler dev serves both (bench/worker/entry.ts), so both sides share the runtime,
+// the dev proxy in front of it and the counting wrapper; only the code under test differs.
+import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { benchDir, sleep, walletDir } from "../lib/env.mjs";
+import { drive, keepAliveAgent, request } from "../lib/load.mjs";
+import { ratio, round, summary } from "../lib/stats.mjs";
+import { startStripeStandIn, webhookSecret } from "../lib/stripe.mjs";
+import { deliver, me, newVisitor, paymentEvent } from "../lib/wallet-client.mjs";
+import { startWrangler } from "../lib/wrangler.mjs";
+
+const FUNDS = 1_000_000; // cents per user: far more than any run spends
+
+export const VARIANTS = {
+  "bare-1rt": { path: "/bare/1rt", side: "bare", about: "bare: charge in one call (price known up front)" },
+  "bare-2rt": { path: "/bare/2rt", side: "bare", about: "bare: read user, handler, charge by X-Price" },
+  "wallet-declared": { path: "/declared", side: "wallet", about: "withStripeflare, price declared (prices option)" },
+  "wallet-xprice": { path: "/xprice", side: "wallet", about: "withStripeflare, X-Price after the handler" },
+  "wallet-ctxcharge": { path: "/ctxcharge", side: "wallet", about: "withStripeflare, ctx.charge(1) in the handler" },
+};
+
+/** Start the bench Worker (with the wallet when it exists) and fund `users` visitors on both sides. */
+export async function setup({ users = 100 } = {}) {
+  const hasWallet = existsSync(join(walletDir, "index.ts"));
+  const stripe = await startStripeStandIn();
+  const dbSecret = randomBytes(32).toString("base64url");
+  const server = await startWrangler({
+    label: "bench worker",
+    config: join(benchDir, hasWallet ? "worker/wrangler.jsonc" : "worker/wrangler.bare.jsonc"),
+    vars: {
+      DB_SECRET: dbSecret,
+      STRIPE_SECRET: "sk_test_bench",
+      STRIPE_PUBLISHABLE_KEY: "pk_test_bench",
+      STRIPE_WEBHOOK_SIGNING_SECRET: webhookSecret,
+      STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_bench",
+      STRIPE_API_BASE: stripe.base,
+    },
+  });
+  const origin = server.origin;
+  const people = [];
+  const webhook = { newAccount: [], topUp: [], duplicate: [] };
+  try {
+    for (let index = 0; index < users; index++) {
+      let user;
+      if (hasWallet) {
+        const visitor = await newVisitor(origin);
+        user = { index, ...visitor };
+        // First payment: creates the account (and, by design, looks up the card).
+        const first = paymentEvent(user, FUNDS / 2, stripe);
+        webhook.newAccount.push(await deliver(origin, first));
+        // The same event again: must credit nothing (timed as the duplicate path).
+        webhook.duplicate.push(await deliver(origin, first));
+        const after = await me(origin, user.token);
+        user.clientReferenceId = after.client_reference_id;
+        // A second payment to an existing account.
+        webhook.topUp.push(await deliver(origin, paymentEvent(user, FUNDS / 2, stripe)));
+        const funded = await me(origin, user.token);
+        if (funded.balance !== FUNDS) throw new Error(`user ${index}: balance ${funded.balance} after funding, expected ${FUNDS}`);
+      } else {
+        user = { index, token: `${randomBytes(16).toString("base64url")}.${randomBytes(32).toString("base64url")}` };
+      }
+      const seeded = await request(origin, `/bare/seed?balance=${FUNDS}`, { method: "POST", headers: { authorization: `Bearer ${user.token}` } });
+      if (seeded.status !== 200) throw new Error(`bare seed: ${seeded.status} ${seeded.body}`);
+      people.push(user);
+    }
+  } catch (error) {
+    await server.close();
+    await stripe.close();
+    throw Object.assign(error, { serverOutput: server.output() });
+  }
+  const variants = Object.fromEntries(Object.entries(VARIANTS).filter(([, v]) => hasWallet || v.side === "bare"));
+  return {
+    origin,
+    hasWallet,
+    users: people,
+    variants,
+    charges: { bare: new Array(users).fill(0), wallet: new Array(users).fill(0) },
+    webhook: hasWallet
+      ? {
+          note: "POST /stripe-webhook end to end through wrangler dev (signature check, Durable Object writes, Stripe stand-in reads), sequential, ms",
+          "first payment (creates the account)": summary(webhook.newAccount),
+          "same event delivered again (no credit)": summary(webhook.duplicate),
+          "second payment (existing account)": summary(webhook.topUp),
+        }
+      : null,
+    stripeCalls: stripe.calls,
+    async close() {
+      await server.close();
+      await stripe.close();
+    },
+    output: server.output,
+  };
+}
+
+/** One timed run of a variant: n requests, `concurrency` in flight, over the first `userCount` users. */
+async function runVariant(env, name, { n, concurrency, userCount, agent }) {
+  const v = env.variants[name];
+  const calls = {};
+  const result = await drive({
+    origin: env.origin,
+    n,
+    concurrency,
+    agent,
+    make: (i) => ({ path: v.path, headers: { authorization: `Bearer ${env.users[i % userCount].token}` } }),
+    inspect: (res, i) => {
+      if (res.status === 200) env.charges[v.side][i % userCount]++;
+      const key = `${res.headers["x-bench-do-calls"]} [${res.headers["x-bench-do-detail"]}]`;
+      calls[key] = (calls[key] ?? 0) + 1;
+      return res.status === 200 ? undefined : `${res.status} ${res.body.slice(0, 80)}`;
+    },
+  });
+  return { ...result, calls };
+}
+
+/** Interleaved rounds (order rotated each round) of every variant; samples pooled per variant. */
+async function interleaved(env, names, { rounds, n, concurrency, userCount, warmup = 50 }) {
+  const agents = Object.fromEntries(names.map((name) => [name, keepAliveAgent(concurrency)]));
+  for (const name of names) await runVariant(env, name, { n: warmup, concurrency, userCount, agent: agents[name] });
+  const pooled = Object.fromEntries(names.map((name) => [name, { latencies: [], rps: [], statuses: {}, calls: {}, errors: {} }]));
+  for (let r = 0; r < rounds; r++) {
+    const order = names.map((_, i) => names[(i + r) % names.length]);
+    for (const name of order) {
+      const out = await runVariant(env, name, { n, concurrency, userCount, agent: agents[name] });
+      const p = pooled[name];
+      p.latencies.push(...out.latencies);
+      p.rps.push(out.rps);
+      for (const [k, c] of Object.entries(out.statuses)) p.statuses[k] = (p.statuses[k] ?? 0) + c;
+      for (const [k, c] of Object.entries(out.calls)) p.calls[k] = (p.calls[k] ?? 0) + c;
+      for (const [k, c] of Object.entries(out.tallies)) p.errors[k] = (p.errors[k] ?? 0) + c;
+    }
+  }
+  for (const agent of Object.values(agents)) agent.destroy();
+  return Object.fromEntries(
+    names.map((name) => {
+      const p = pooled[name];
+      const rps = [...p.rps].sort((a, b) => a - b);
+      return [name, { ...summary(p.latencies), rps: round(rps[Math.floor(rps.length / 2)], 0), rpsPerRound: p.rps.map((x) => round(x, 0)), statuses: p.statuses, doCalls: p.calls, errors: p.errors }];
+    }),
+  );
+}
+
+function rowsFor(results, baseFor) {
+  return Object.entries(results).map(([name, s]) => {
+    const base = results[baseFor(name)];
+    return {
+      variant: name,
+      requests: s.n,
+      "p50 ms": s.p50,
+      "p99 ms": s.p99,
+      "req/s (median round)": s.rps,
+      "DO calls/request": Object.keys(s.doCalls).join("; "),
+      "p50 vs bare": base ? ratio(s.p50, base.p50) : "",
+      "req/s vs bare": base ? ratio(s.rps, base.rps) : "",
+      "non-200": Object.entries(s.statuses).filter(([k]) => k !== "200").map(([k, c]) => `${k}×${c}`).join(" "),
+    };
+  });
+}
+
+// The bare Worker a wallet variant is compared against: the one with the same number of
+// round trips it should need (goal: 1 when the price is declared, 2 otherwise).
+const pairedBare = (name) => (name === "wallet-declared" || name === "bare-2rt" ? "bare-1rt" : name.startsWith("wallet") ? "bare-2rt" : "bare-1rt");
+
+export async function paidRequest(env, { rounds = 5, n = 300, throughputN = 1500, concurrency = 16 } = {}) {
+  const names = Object.keys(env.variants);
+  const userCount = Math.min(10, env.users.length);
+  const latency = await interleaved(env, names, { rounds, n, concurrency: 1, userCount });
+  const throughput = await interleaved(env, names, { rounds: Math.max(2, Math.ceil(rounds / 2)), n: throughputN, concurrency, userCount: env.users.length });
+  return {
+    latency: {
+      about: `sequential (1 in flight), ${rounds} interleaved rounds × ${n} requests per variant, users round-robin over ${userCount}`,
+      rows: rowsFor(latency, pairedBare),
+      rowsVsFloor: rowsFor(latency, () => "bare-1rt").map(({ variant, "p50 vs bare": p50, "req/s vs bare": rps }) => ({ variant, "p50 vs bare-1rt": p50, "req/s vs bare-1rt": rps })),
+      raw: latency,
+    },
+    throughput: {
+      about: `${concurrency} in flight, interleaved rounds × ${throughputN} requests per variant, ${env.users.length} users`,
+      rows: rowsFor(throughput, pairedBare),
+      raw: throughput,
+    },
+  };
+}
+
+async function control(env, path) {
+  const res = await request(env.origin, path, { method: path.includes("counts") ? "GET" : "POST" });
+  return JSON.parse(res.body);
+}
+
+/** Sum counters "phase|side|kind|method" into { "side:kind": n } for one phase. */
+function byPhase(counts, phase) {
+  const out = {};
+  for (const [key, n] of Object.entries(counts)) {
+    const [p, side, kind] = key.split("|");
+    if (p === phase) out[`${side}:${kind}`] = (out[`${side}:${kind}`] ?? 0) + n;
+  }
+  return out;
+}
+
+export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds = 2, n = 1500, concurrency = 16 } = {}) {
+  const names = Object.keys(env.variants).filter((v) => ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-xprice"].includes(v));
+  await control(env, "/__bench/reset?phase=load");
+  const perUsers = {};
+  for (const userCount of userCounts) {
+    perUsers[userCount] = await interleaved(env, names, { rounds, n, concurrency, userCount: Math.min(userCount, env.users.length), warmup: 20 });
+  }
+  // Load over: from now on, calls to the aggregate are the mirror catching up.
+  const loadEnded = Date.now();
+  await control(env, "/__bench/phase?name=after");
+  let last = -1;
+  let stableSince = Date.now();
+  let after = {};
+  while (Date.now() - loadEnded < 60_000) {
+    after = byPhase((await control(env, "/__bench/counts")).counts, "after");
+    const total = Object.values(after).reduce((a, b) => a + b, 0);
+    if (total !== last) {
+      last = total;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 4000) break;
+    await sleep(250);
+  }
+  const counts = (await control(env, "/__bench/counts")).counts;
+  const during = byPhase(counts, "load");
+  const rows = [];
+  for (const name of names) {
+    for (const userCount of userCounts) {
+      const s = perUsers[userCount][name];
+      const one = perUsers[userCounts[0]][name];
+      const base = perUsers[userCount][pairedBare(name)];
+      rows.push({
+        variant: name,
+        users: userCount,
+        "req/s": s.rps,
+        [`req/s vs ${userCounts[0]} user`]: ratio(s.rps, one.rps),
+        "p50 ms": s.p50,
+        "p99 ms": s.p99,
+        "req/s vs bare": ratio(s.rps, base.rps),
+        "non-200": Object.entries(s.statuses).filter(([k]) => k !== "200").map(([k, c]) => `${k}×${c}`).join(" "),
+      });
+    }
+  }
+  return {
+    about: `${concurrency} in flight, ${rounds} interleaved rounds × ${n} requests per variant and user count`,
+    rows,
+    aggregate: {
+      note:
+        "Durable Object calls counted by the bench wrapper. worker:* = made by the Worker while serving requests; object:* = made by Durable Objects (the mirror). 'load' = while the load ran, 'after' = once it ended, until no new calls for 4 s.",
+      duringLoad: during,
+      afterLoad: byPhase(counts, "after"),
+      mirrorSettledMsAfterLoad: stableSince - loadEnded,
+    },
+    raw: perUsers,
+  };
+}
+
+/** Every successful charge must show in the balance: measured requests were real charges. */
+export async function verifyBalances(env) {
+  const problems = [];
+  for (const user of env.users) {
+    const bare = JSON.parse((await request(env.origin, "/bare/me", { headers: { authorization: `Bearer ${user.token}` } })).body).balance;
+    if (bare !== FUNDS - env.charges.bare[user.index]) problems.push(`bare user ${user.index}: ${bare} != ${FUNDS} - ${env.charges.bare[user.index]}`);
+    if (env.hasWallet) {
+      const wallet = (await me(env.origin, user.token)).balance;
+      if (wallet !== FUNDS - env.charges.wallet[user.index]) problems.push(`wallet user ${user.index}: ${wallet} != ${FUNDS} - ${env.charges.wallet[user.index]}`);
+    }
+  }
+  const total = (side) => env.charges[side].reduce((a, b) => a + b, 0);
+  return { ok: problems.length === 0, chargesCounted: { bare: total("bare"), wallet: total("wallet") }, problems: problems.slice(0, 20) };
+}
