@@ -66,7 +66,7 @@ if (selected.includes("pack")) {
 if (selected.includes("scaffold")) {
   const { scaffold } = await import("./parts/scaffold.mjs");
   const r = await scaffold({ runs: quick ? 3 : 10 });
-  show("Scaffold without install (interleaved, system Node)", r.rows.map(({ command: _c, ...row }) => row), `${r.node}; ${r.note}`);
+  show("Scaffold without install (interleaved)", r.rows.map(({ command: _c, ...row }) => row), `${r.node}; ${r.note}`);
   save("scaffold", r);
 }
 if (selected.includes("worker") || selected.includes("users")) {

@@ -9,8 +9,17 @@ import { ensureTool, noInstallShim } from "../lib/compare-tools.mjs";
 import { root } from "../lib/env.mjs";
 import { median, ratio, round, summary } from "../lib/stats.mjs";
 
-// The CLI's own runtime is Node 20.19+: time every tool on the machine's system Node.
-const systemNode = process.env.BENCH_SYSTEM_NODE ?? "/usr/local/bin/node";
+// All three run on the same Node (this one: create-cloudflare needs Node 22). The CLI's own
+// floor is Node 20.19+, so it is also timed on the machine's system Node (the first `node`
+// on PATH outside node_modules/.bin, where the root's Node 22 lives).
+const systemNode =
+  process.env.BENCH_SYSTEM_NODE ??
+  (process.env.PATH ?? "")
+    .split(":")
+    .filter((dir) => dir && !dir.includes("node_modules"))
+    .map((dir) => join(dir, "node"))
+    .find((file) => existsSync(file)) ??
+  process.execPath;
 
 export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?? 10) } = {}) {
   const vite = ensureTool("create-vite");
@@ -22,6 +31,14 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
   const tools = [
     {
       name: "create-stripeflare",
+      version: "workspace",
+      argv: [cli, "app", "--no-stripe", "--no-install", "--no-git", "--yes"],
+      expect: ["app/wrangler.jsonc", "app/package.json", "app/.dev.vars"],
+      env: {},
+    },
+    {
+      name: "create-stripeflare (system Node)",
+      node: systemNode,
       version: "workspace",
       argv: [cli, "app", "--no-stripe", "--no-install", "--no-git", "--yes"],
       expect: ["app/wrangler.jsonc", "app/package.json", "app/.dev.vars"],
@@ -49,7 +66,7 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
     for (const tool of round % 2 === 0 ? tools : [...tools].reverse()) {
       const cwd = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-scaffold-"));
       const started = process.hrtime.bigint();
-      const result = spawnSync(systemNode, tool.argv, {
+      const result = spawnSync(tool.node ?? process.execPath, tool.argv, {
         cwd,
         env: { ...process.env, CI: "1", npm_config_user_agent: "", ...tool.env },
         stdio: ["ignore", "pipe", "pipe"],
@@ -60,7 +77,7 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
       rmSync(cwd, { recursive: true, force: true });
       if (result.status !== 0 || missing.length) {
         throw new Error(
-          `${tool.name} failed (exit ${result.status}, missing ${missing.join(", ") || "nothing"}):\n${result.stderr}\n${result.stdout.slice(-2000)}`,
+          `${tool.name} failed (exit ${result.status}, missing ${missing.join(", ") || "nothing"}):\n${result.error ?? ""}${result.stderr}\n${String(result.stdout).slice(-2000)}`,
         );
       }
       if (round >= 0) times[tool.name].push(ms);
@@ -73,11 +90,11 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
     version: t.version,
     ...pick(summary(times[t.name])),
     "vs create-stripeflare (median)": ratio(median(times[t.name]), base),
-    command: `node ${t.argv.map((a) => a.replace(root + "/", "").replace(os.tmpdir(), "$TMP")).join(" ")}`,
+    command: `${t.node ? "node20" : "node"} ${t.argv.map((a) => a.replace(root + "/", "").replace(os.tmpdir(), "$TMP")).join(" ")}`,
   }));
   return {
     runs,
-    node: spawnSync(systemNode, ["--version"], { encoding: "utf8" }).stdout.trim(),
+    node: `Node ${process.version} for all; system Node ${spawnSync(systemNode, ["--version"], { encoding: "utf8" }).stdout.trim()} for the extra create-stripeflare row`,
     note: "create-cloudflare has no --no-install; it ran with a stand-in npm on PATH that installs nothing (exit 0).",
     rows,
     samplesMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => round(x, 1))])),
