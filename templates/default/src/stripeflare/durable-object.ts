@@ -1,0 +1,233 @@
+// DORM: the one Durable Object class behind DORM_NAMESPACE. Each instance is one SQLite
+// database with one of three roles (named by the Worker, see ./databases.ts):
+//   account    a visitor's account: users row, tokens, ledger, mirror outbox
+//   aggregate  a copy of every users row, for admin queries
+//   index      the payment index (login by payment, one claim per checkout session)
+//
+// It extends dormroom's QueryableObject, so dormroom clients (`exec`, `raw`, `getSchema`)
+// keep working on it, and uses dormroom's runMigrations for just-in-time migrations: the
+// Worker sends the migrations with each call and the object applies them once per change.
+// Every wallet operation is one synchronous SQLite transaction inside the object, so the
+// object's single thread plus `transactionSync` make balance changes atomic and serialized.
+
+import { QueryableObject, runMigrations } from "dormroom";
+import { ACCOUNT_SCHEMA, chargeAccount, creditAccount, linkVisitor, readSession, revokeToken, rotateToken, addToken } from "./ledger";
+import {
+  AGGREGATE_SCHEMA,
+  MIRROR_DELAY_MS,
+  MIRROR_FAULT_KEY,
+  OUTBOX_SCHEMA,
+  applySnapshot,
+  markAcked,
+  markFailed,
+  outboxState,
+  pendingSnapshot,
+  recordMirrorTarget,
+} from "./mirror";
+import { INDEX_SCHEMA, claimPayment } from "./payment-index";
+import type {
+  ChargeRequest,
+  ChargeResult,
+  ClaimRequest,
+  ClaimResult,
+  CreditRequest,
+  CreditResult,
+  DatabaseSetup,
+  MirrorSnapshot,
+  SessionResult,
+  StripeflareEnv,
+} from "./types";
+
+export class MigrationError extends Error {}
+
+interface QueryOptions {
+  create: boolean;
+  tokenHash?: string | null;
+}
+
+export class DORM extends QueryableObject<StripeflareEnv> {
+  /** migrationsKey of the schema this instance has ensured; undefined until the first call. */
+  private schemaKey: string | undefined;
+  /** Whether an alarm is known to be scheduled (avoids a storage read per write). */
+  private alarmScheduled: boolean | undefined;
+
+  constructor(state: DurableObjectState, env: StripeflareEnv) {
+    super(state, env);
+    // If the object stopped between a write and scheduling its alarm, the outbox still says
+    // "version > acked": re-arm on wake-up so the aggregate cannot miss it.
+    state.blockConcurrencyWhile(() => this.scheduleMirror());
+  }
+
+  // ----- account role -------------------------------------------------------------------
+
+  /** Loads (and optionally charges) the session of a token. Never creates a database. */
+  async session(
+    setup: DatabaseSetup,
+    input: { account: string; tokenHash: string | null; clientReferenceId: string; charge?: ChargeRequest; addTokenHash?: string },
+  ): Promise<SessionResult> {
+    // A visitor who never paid has no database: answer without creating one, so anonymous
+    // traffic writes nothing.
+    if (!this.ensure(setup, false)) return { kind: "visitor" };
+    const result = this.transaction(() => {
+      const session = readSession(this.storage.sql, input.account, input.tokenHash, input.clientReferenceId, input.charge);
+      if (input.addTokenHash && session.kind === "user") addToken(this.storage.sql, input.addTokenHash);
+      return session;
+    });
+    await this.scheduleMirror();
+    return result;
+  }
+
+  async charge(setup: DatabaseSetup, account: string, request: ChargeRequest): Promise<ChargeResult> {
+    if (!this.ensure(setup, false)) return { charged: false, message: "User is not signed up yet and cannot be charged" };
+    const result = this.transaction(() => chargeAccount(this.storage.sql, account, request));
+    await this.scheduleMirror();
+    return result;
+  }
+
+  async credit(setup: DatabaseSetup, request: CreditRequest): Promise<CreditResult> {
+    this.ensure(setup, true);
+    const result = this.transaction(() => creditAccount(this.storage.sql, request));
+    await this.scheduleMirror();
+    return result;
+  }
+
+  async link(setup: DatabaseSetup, visitor: string, account: string, tokenHash: string | null): Promise<void> {
+    this.ensure(setup, true);
+    this.transaction(() => linkVisitor(this.storage.sql, visitor, account, tokenHash));
+    await this.scheduleMirror();
+  }
+
+  async rotate(setup: DatabaseSetup, account: string, oldHash: string | null, newHash: string): Promise<boolean> {
+    this.ensure(setup, true);
+    const rotated = this.transaction(() => rotateToken(this.storage.sql, account, oldHash, newHash));
+    await this.scheduleMirror();
+    return rotated;
+  }
+
+  async revoke(setup: DatabaseSetup, tokenHash: string): Promise<void> {
+    if (!this.ensure(setup, false)) return;
+    this.transaction(() => revokeToken(this.storage.sql, tokenHash));
+  }
+
+  /**
+   * Runs one statement for `ctx.client` / the admin API. `create` false answers "no such
+   * database" rather than creating one; `tokenHash` (the session's own token) is registered
+   * when the app's query is the first write of a visitor's database, so the visitor keeps it.
+   */
+  async query(setup: DatabaseSetup, sql: string, bindings: unknown[], options: QueryOptions) {
+    this.prepareQuery(setup, options);
+    try {
+      return this.exec(sql, ...bindings);
+    } finally {
+      await this.scheduleMirror();
+    }
+  }
+
+  /** Like query, in dormroom's raw (column arrays) shape, for the studio. */
+  async queryRaw(setup: DatabaseSetup, sql: string, bindings: unknown[], options: QueryOptions) {
+    this.prepareQuery(setup, options);
+    try {
+      return this.raw(sql, ...bindings);
+    } finally {
+      await this.scheduleMirror();
+    }
+  }
+
+  private prepareQuery(setup: DatabaseSetup, options: QueryOptions): void {
+    if (!this.ensure(setup, options.create)) throw new Error(`Database ${setup.name} does not exist`);
+    if (options.tokenHash && setup.role === "account") addToken(this.storage.sql, options.tokenHash);
+  }
+
+  async schema(setup: DatabaseSetup): Promise<string> {
+    this.ensure(setup, true);
+    return this.getSchema();
+  }
+
+  /** Pushes the outbox to the aggregate; reschedules itself until acknowledged. */
+  async alarm(): Promise<void> {
+    this.alarmScheduled = false;
+    const pending = this.hasTable("stripeflare_mirror") ? pendingSnapshot(this.storage.sql) : null;
+    if (!pending) return;
+    try {
+      const aggregate = this.env.DORM_NAMESPACE.get(this.env.DORM_NAMESPACE.idFromName(pending.aggregate));
+      await aggregate.mirror(pending.snapshot);
+      markAcked(this.storage.sql, pending.snapshot.version);
+      await this.scheduleMirror();
+    } catch (error) {
+      const delay = markFailed(this.storage.sql, String(error));
+      console.warn(`[stripeflare] mirror of ${pending.snapshot.source} failed, retrying in ${delay} ms: ${error}`);
+      await this.storage.setAlarm(Date.now() + delay);
+      this.alarmScheduled = true;
+    }
+  }
+
+  // ----- aggregate role -----------------------------------------------------------------
+
+  async mirror(snapshot: MirrorSnapshot): Promise<{ applied: boolean; version: number }> {
+    // Fault injection for tests, stored in this object's own storage so a test can make the
+    // real aggregate fail (and recover) without mocks.
+    if (this.storage.kv.get(MIRROR_FAULT_KEY)) throw new Error("aggregate unavailable (fault injected)");
+    this.ensure(
+      { role: "aggregate", name: "", aggregate: "", migrations: snapshot.migrations, migrationsKey: snapshot.migrationsKey },
+      true,
+    );
+    return this.transaction(() => applySnapshot(this.storage.sql, snapshot));
+  }
+
+  // ----- index role ---------------------------------------------------------------------
+
+  async claim(setup: DatabaseSetup, request: ClaimRequest): Promise<ClaimResult> {
+    this.ensure(setup, true);
+    return this.transaction(() => claimPayment(this.storage.sql, request));
+  }
+
+  // ----- internals ----------------------------------------------------------------------
+
+  private get storage(): DurableObjectStorage {
+    return this.ctx.storage;
+  }
+
+  private transaction<T>(fn: () => T): T {
+    return this.storage.transactionSync(fn);
+  }
+
+  private hasTable(name: string): boolean {
+    return this.storage.sql.exec(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`, name).toArray().length > 0;
+  }
+
+  /**
+   * Applies the app's migrations and the wallet's own tables, once per instance and schema.
+   * Returns false (and writes nothing) when `create` is false and the database is empty.
+   */
+  private ensure(setup: DatabaseSetup, create: boolean): boolean {
+    if (this.schemaKey === setup.migrationsKey) return true;
+    const fresh = !this.hasTable(setup.role === "index" ? "claims" : "users");
+    if (fresh && !create) return false;
+    this.transaction(() => {
+      if (setup.role !== "index") {
+        const error = runMigrations(this.storage.sql.exec.bind(this.storage.sql), setup.migrations);
+        if (error) {
+          console.error(`[stripeflare] migrations failed in ${setup.name || setup.role}: ${error}`);
+          throw new MigrationError(error);
+        }
+      }
+      const schema =
+        setup.role === "account" ? [...ACCOUNT_SCHEMA, ...OUTBOX_SCHEMA] : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
+      for (const statement of schema) this.storage.sql.exec(statement);
+      if (setup.role === "account") {
+        recordMirrorTarget(this.storage.sql, setup.name, setup.aggregate, JSON.stringify(setup.migrations), setup.migrationsKey);
+      }
+    });
+    this.schemaKey = setup.migrationsKey;
+    return true;
+  }
+
+  /** Schedules the mirror push if a write bumped the outbox version past the acked one. */
+  private async scheduleMirror(): Promise<void> {
+    if (this.alarmScheduled) return;
+    const state = this.hasTable("stripeflare_mirror") ? outboxState(this.storage.sql) : undefined;
+    if (!state || state.version <= state.acked) return;
+    if ((await this.storage.getAlarm()) === null) await this.storage.setAlarm(Date.now() + MIRROR_DELAY_MS);
+    this.alarmScheduled = true;
+  }
+}

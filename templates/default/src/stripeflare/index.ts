@@ -1,0 +1,19 @@
+// Stripeflare: a Stripe-funded wallet for a Cloudflare Worker. Public interface
+// (CONTRACT.md §3); the design is described in ./README.md.
+
+export { withStripeflare, chargeUser } from "./middleware";
+export { DORM } from "./durable-object";
+export { DEFAULT_MIGRATIONS, createClient } from "./databases";
+export type {
+  ChargeResult,
+  DORMClient,
+  ExecQuery,
+  ExecResult,
+  Migrations,
+  PriceRule,
+  StripeflareContext,
+  StripeflareEnv,
+  StripeflareHandler,
+  StripeflareOptions,
+  StripeUser,
+} from "./types";

@@ -1,0 +1,228 @@
+// withStripeflare(handler): the wallet as a fetch middleware, and chargeUser for handlers
+// that have no request (queues, crons).
+//
+// Per request: wallet routes first (/stripe-webhook, /db/*), then the session (one Durable
+// Object round trip, charging a declared price in the same trip), then /me, /rotate-token or
+// the app's handler, then the X-Price charge (a second round trip, only when the handler set
+// one), and finally X-Balance / X-PaymentLink / Set-Cookie on the way out.
+
+import { createClient, databases, stub } from "./databases";
+import { parseToken } from "./identity";
+import { invalidAmount } from "./ledger";
+import { databaseApi, json, me, rotate } from "./routes";
+import { loadSession, readToken, sessionCookie, type Session } from "./session";
+import type {
+  ChargeResult,
+  Migrations,
+  PriceRule,
+  StripeflareContext,
+  StripeflareEnv,
+  StripeflareHandler,
+  StripeflareOptions,
+  StripeUser,
+} from "./types";
+import { handleWebhook } from "./webhook";
+
+export function withStripeflare<E = unknown, U extends StripeUser = StripeUser>(
+  handler: StripeflareHandler<E, U>,
+  options: StripeflareOptions = {},
+): (request: Request, env: E, ctx: ExecutionContext) => Promise<Response> {
+  return async (request, env, ctx) => {
+    try {
+      return await serve(request, env as E & StripeflareEnv, ctx, handler, options);
+    } catch (error) {
+      // Logged with its stack for the operator; the visitor gets a plain answer.
+      console.error(`[stripeflare] ${request.method} ${new URL(request.url).pathname} failed:`, error);
+      return json(500, { error: "Internal error" });
+    }
+  };
+}
+
+async function serve<E, U extends StripeUser>(
+  request: Request,
+  env: E & StripeflareEnv,
+  ctx: ExecutionContext,
+  handler: StripeflareHandler<E, U>,
+  options: StripeflareOptions,
+): Promise<Response> {
+  const problem = configurationProblem(env);
+  if (problem) {
+    console.error(`[stripeflare] ${problem}`);
+    return json(500, { error: `Stripeflare is not configured: ${problem}` });
+  }
+  const dbs = databases(options.customMigrations, options.version);
+  const { pathname } = new URL(request.url);
+
+  if (pathname === "/stripe-webhook") return handleWebhook(request, env, options.customMigrations, options.version);
+  if (pathname === "/db" || pathname.startsWith("/db/")) return databaseApi(request, env, dbs);
+
+  const read = await readToken(request);
+  if (read.kind === "malformed" && read.source === "bearer") {
+    console.warn(`[stripeflare] malformed Bearer token on ${request.method} ${pathname}`);
+    return json(401, { error: "Malformed Bearer token: expected the access_token this Worker issued" }, {
+      "WWW-Authenticate": 'Bearer error="invalid_token"',
+    });
+  }
+
+  const price = declaredPrice(options.prices, request);
+  if (typeof price === "string") return json(500, { error: price });
+  let session = await loadSession<U>(env, read, dbs, price ? { amount: price, allowNegativeBalance: false, description: `${request.method} ${pathname}` } : undefined);
+  let charged = session.charge?.charged ? price! : 0;
+
+  let response: Response;
+  if (pathname === "/me") {
+    response = me(request, session);
+  } else if (pathname === "/rotate-token") {
+    ({ response, session } = await rotate(request, env, session));
+  } else if (price && !session.charge?.charged) {
+    response = paymentRequired(request, session, session.charge?.message ?? "Payment required");
+  } else {
+    response = await handler(request, env, handlerContext(env, ctx, session));
+    const result = await chargeResponsePrice(env, request, response, session);
+    if (result instanceof Response) response = result;
+    else charged += result;
+  }
+  return finish(response, session, charged);
+}
+
+/** Missing secrets that make the wallet unusable; the Stripe ones only matter on their routes. */
+function configurationProblem(env: StripeflareEnv): string | null {
+  if (!env.DORM_NAMESPACE) return "the DORM_NAMESPACE Durable Object binding is missing (see wrangler.jsonc)";
+  if (!env.DB_SECRET) return "DB_SECRET is not set (at least 32 random characters)";
+  if (env.DB_SECRET.length < 32) return "DB_SECRET is shorter than 32 characters";
+  return null;
+}
+
+/** Price declared for this request, 0 for none, or a message when the rule gave a bad price. */
+function declaredPrice(rule: PriceRule | undefined, request: Request): number | string {
+  if (!rule) return 0;
+  const { pathname } = new URL(request.url);
+  const value = typeof rule === "function" ? rule(request) : (rule[`${request.method} ${pathname}`] ?? rule[pathname]);
+  if (value === undefined || value === null || value === 0) return 0;
+  const problem = invalidAmount(value);
+  if (problem) {
+    console.error(`[stripeflare] declared price for ${request.method} ${pathname}: ${problem}`);
+    return `The price configured for this route is invalid: ${problem}`;
+  }
+  return value;
+}
+
+function handlerContext<U extends StripeUser>(env: StripeflareEnv, ctx: ExecutionContext, session: Session<U>): StripeflareContext<U> {
+  const setup = session.dbs.account(session.account);
+  return {
+    waitUntil: (promise) => ctx.waitUntil(promise),
+    passThroughOnException: () => ctx.passThroughOnException(),
+    props: ctx.props,
+    // Newer runtimes add more to ExecutionContext (exports, ...); keep them reachable.
+    ...Object.fromEntries(["exports", "tracing"].filter((key) => key in ctx).map((key) => [key, (ctx as any)[key]])),
+    user: session.user,
+    registered: session.registered,
+    paymentLink: session.paymentLink,
+    // The visitor's own database. Before the first payment it does not exist yet; the first
+    // write through this client creates it and registers the visitor's token with it.
+    client: createClient(env, setup, { create: true, tokenHash: session.hasRow ? null : session.token.hash }),
+    charge: async (amountCents, allowNegativeBalance = false) => {
+      const result = await chargeAccount(env, session, amountCents, allowNegativeBalance, "ctx.charge");
+      return result;
+    },
+  } as StripeflareContext<U>;
+}
+
+async function chargeAccount<U extends StripeUser>(
+  env: StripeflareEnv,
+  session: Session<U>,
+  amount: number,
+  allowNegativeBalance: boolean,
+  description: string,
+): Promise<ChargeResult> {
+  const problem = invalidAmount(amount);
+  if (problem) {
+    console.warn(`[stripeflare] charge refused: ${problem}`);
+    return { charged: false, message: problem };
+  }
+  const setup = session.dbs.account(session.account);
+  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, description });
+  if (result.balance !== undefined) session.user.balance = result.balance;
+  return result;
+}
+
+/**
+ * Charges the handler's `X-Price`. Returns the cents charged, or the response to send instead:
+ * 402 when the balance cannot cover it (the content is not given away), 500 when the app set
+ * a price that is not a whole number of cents.
+ */
+async function chargeResponsePrice<U extends StripeUser>(
+  env: StripeflareEnv,
+  request: Request,
+  response: Response,
+  session: Session<U>,
+): Promise<number | Response> {
+  const header = response.headers.get("X-Price");
+  if (header === null) return 0;
+  const value = header.trim();
+  if (value === "0") return 0;
+  const amount = /^\d+$/.test(value) ? Number(value) : NaN;
+  const problem = invalidAmount(amount);
+  if (problem) {
+    console.error(`[stripeflare] ${request.method} ${new URL(request.url).pathname} set X-Price ${JSON.stringify(header)}; nothing charged`);
+    return json(500, { error: `The app answered with an invalid X-Price header (${JSON.stringify(header)}): it must be a positive whole number of cents. Nothing was charged.` });
+  }
+  const result = await chargeAccount(env, session, amount, false, `${request.method} ${new URL(request.url).pathname}`);
+  if (result.charged) return amount;
+  console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
+  await response.body?.cancel();
+  return paymentRequired(request, session, result.message);
+}
+
+function paymentRequired<U extends StripeUser>(request: Request, session: Session<U>, message: string): Response {
+  const wantsJson = (request.headers.get("Accept") ?? "").includes("application/json");
+  if (wantsJson) return json(402, { error: "Payment required", message, paymentLink: session.paymentLink, balance: session.user.balance });
+  return new Response(`Payment required: ${message}. Top up at ${session.paymentLink}\n`, {
+    status: 402,
+    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
+  });
+}
+
+/** Adds the wallet headers to whatever answer goes out. */
+function finish<U extends StripeUser>(response: Response, session: Session<U>, charged: number): Response {
+  if (response.status === 101) return response; // a WebSocket upgrade: headers are sent already
+  const out = new Response(response.body, response);
+  out.headers.set("X-Balance", String(session.user.balance));
+  out.headers.set("X-PaymentLink", session.paymentLink);
+  if (charged > 0) out.headers.set("X-Price", String(charged));
+  else out.headers.delete("X-Price");
+  if (session.setCookie) out.headers.append("Set-Cookie", sessionCookie(session.token.token));
+  return out;
+}
+
+/**
+ * Charges a visitor given their access token, from any handler (a queue, a cron). One round
+ * trip (two after login by payment). Never throws for bad input: `charged` is false and
+ * `message` says why.
+ */
+export async function chargeUser(
+  env: StripeflareEnv,
+  _ctx: ExecutionContext,
+  accessToken: string,
+  migrations: Migrations | undefined,
+  version: string | undefined,
+  amountCents: number,
+  allowNegativeBalance: boolean,
+): Promise<ChargeResult> {
+  const problem = configurationProblem(env) ?? invalidAmount(amountCents);
+  if (problem) {
+    console.warn(`[stripeflare] chargeUser refused: ${problem}`);
+    return { charged: false, message: problem };
+  }
+  const token = await parseToken(accessToken);
+  if (!token) {
+    console.warn(`[stripeflare] chargeUser: malformed access token`);
+    return { charged: false, message: "Malformed access token" };
+  }
+  const session = await loadSession(env, { kind: "token", source: "bearer", token }, databases(migrations, version), {
+    amount: amountCents,
+    allowNegativeBalance,
+    description: "chargeUser",
+  });
+  return session.charge ?? { charged: false, message: "User is not signed up yet and cannot be charged" };
+}

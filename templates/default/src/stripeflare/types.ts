@@ -1,0 +1,180 @@
+// Public types of the wallet (CONTRACT.md §3) and the shapes passed between the Worker and
+// the DORM Durable Object over RPC.
+
+import type { DORM } from "./durable-object";
+
+/**
+ * A row of the `users` table. Extend it with your own columns (and add them with
+ * `customMigrations`).
+ *
+ * `access_token` holds the account id: the public half of the visitor's access token
+ * (`<account>.<secret>`). The secret half is stored nowhere, only a hash of the whole token,
+ * so `UPDATE users SET ... WHERE access_token = ?` with `ctx.user.access_token` keeps working
+ * and stays stable across token rotation, while a database dump opens no account.
+ */
+export interface StripeUser {
+  access_token: string;
+  /** Cents (the currency's smallest unit). */
+  balance: number;
+  name: string | null;
+  email: string | null;
+  /** Email of a Link payment: proves ownership, so it can log the payer in later. */
+  verified_email: string | null;
+  /** On a visitor row that logged in by payment: the account id it now belongs to. */
+  verified_user_access_token: string | null;
+  card_fingerprint: string | null;
+  client_reference_id: string | null;
+}
+
+/** `{ [version]: [sql, ...] }`, applied just in time, once, in order (dormroom's runMigrations). */
+export type Migrations = Record<string | number, string[]>;
+
+export interface StripeflareEnv {
+  DORM_NAMESPACE: DurableObjectNamespace<DORM>;
+  /** At least 32 characters. Seals client_reference_id; basic-auth password of /db/*. */
+  DB_SECRET: string;
+  STRIPE_SECRET?: string;
+  STRIPE_PUBLISHABLE_KEY?: string;
+  STRIPE_WEBHOOK_SIGNING_SECRET?: string;
+  STRIPE_PAYMENT_LINK?: string;
+  /** Sends the Worker's Stripe reads elsewhere (tests, scripts/stripe-local.ts). */
+  STRIPE_API_BASE?: string;
+}
+
+/**
+ * Price of a request in cents, known before the handler runs. Declaring it lets the wallet
+ * charge in the same Durable Object round trip that loads the user (one round trip per paid
+ * request instead of two) and answer 402 without running the handler when the balance is short.
+ * A map is keyed by pathname ("/charge") or "METHOD /pathname" ("POST /charge").
+ */
+export type PriceRule = Record<string, number> | ((request: Request) => number | null | undefined);
+
+export interface StripeflareOptions {
+  customMigrations?: Migrations;
+  /** Prefixes every database name: a new version starts from empty databases. Default "1". */
+  version?: string;
+  prices?: PriceRule;
+}
+
+export interface ChargeResult {
+  charged: boolean;
+  message: string;
+  /** Balance after the attempt (cents); absent when there is no account to charge. */
+  balance?: number;
+}
+
+export interface ExecResult<T = any> {
+  columnNames: string[];
+  rowsRead: number;
+  rowsWritten: number;
+  array: T[];
+  one: T | undefined;
+}
+
+/** A pending `exec`: await it for the result, or call `.toArray()` / `.one()` (original style). */
+export interface ExecQuery<T = any> extends PromiseLike<ExecResult<T>> {
+  toArray(): Promise<T[]>;
+  one(): Promise<T | undefined>;
+}
+
+/** The user's own database (DORM-style client). Writes to `users` reach the aggregate by the mirror. */
+export interface DORMClient {
+  /** The database's Durable Object name (`<version>:account:<account id>`). */
+  name: string;
+  exec<T = any>(sql: string, ...bindings: unknown[]): ExecQuery<T>;
+  raw(sql: string, ...bindings: unknown[]): Promise<{ columnNames: string[]; rowsRead: number; rowsWritten: number; raw: unknown[][] }>;
+  getSchema(): Promise<string>;
+}
+
+export interface StripeflareContext<U extends StripeUser = StripeUser> extends ExecutionContext {
+  user: U;
+  /** The visitor has an account: at least one payment was credited to it. */
+  registered: boolean;
+  /** STRIPE_PAYMENT_LINK?client_reference_id=<id of this visitor's account>. */
+  paymentLink: string;
+  client: DORMClient;
+  charge(amountCents: number, allowNegativeBalance?: boolean): Promise<ChargeResult>;
+}
+
+export type StripeflareHandler<E, U extends StripeUser> = (
+  request: Request,
+  env: E & StripeflareEnv,
+  ctx: StripeflareContext<U>,
+) => Response | Promise<Response>;
+
+// ---------------------------------------------------------------------------------------
+// RPC shapes (Worker -> DORM)
+
+/** What a database is for, and the schema it needs (sent with every call: JIT migrations). */
+export interface DatabaseSetup {
+  role: "account" | "aggregate" | "index";
+  /** Durable Object name of this database. */
+  name: string;
+  /** Name of the aggregate this account database mirrors to. */
+  aggregate: string;
+  migrations: Migrations;
+  /** Stable fingerprint of `migrations`, so the object re-runs them only when they change. */
+  migrationsKey: string;
+}
+
+export interface ChargeRequest {
+  amount: number;
+  allowNegativeBalance: boolean;
+  description?: string;
+}
+
+export type SessionResult =
+  /** No account behind this token (yet): a new visitor. */
+  | { kind: "visitor" }
+  /** The database has an account, but this token is not one of its tokens (rotated, forged). */
+  | { kind: "unknown-token" }
+  /** The visitor logged in by payment: their session now belongs to `account`. */
+  | { kind: "alias"; account: string }
+  | { kind: "user"; user: Record<string, SqlStorageValue>; registered: boolean; charge?: ChargeResult };
+
+export interface CreditRequest {
+  account: string;
+  /** Stripe checkout session id: the ledger's unique reference, so it credits at most once. */
+  reference: string;
+  amount: number;
+  currency: string | null;
+  email: string | null;
+  name: string | null;
+  cardFingerprint: string | null;
+  verifiedEmail: string | null;
+  /** Token hash to register when this credit creates the account. */
+  tokenHash: string | null;
+  clientReferenceId: string;
+  description: string;
+}
+
+export interface CreditResult {
+  credited: boolean;
+  duplicate: boolean;
+  balance: number;
+}
+
+export interface ClaimRequest {
+  reference: string;
+  visitor: string;
+  amount: number;
+  cardFingerprint: string | null;
+  verifiedEmail: string | null;
+}
+
+export interface ClaimResult {
+  /** Account to credit. */
+  account: string;
+  /** This claim made `account` a new account (its first payment). */
+  createdAccount: boolean;
+  /** The session was claimed before (a redelivery). */
+  duplicate: boolean;
+}
+
+export interface MirrorSnapshot {
+  source: string;
+  version: number;
+  rows: Record<string, unknown>[];
+  migrations: Migrations;
+  migrationsKey: string;
+}
