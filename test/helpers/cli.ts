@@ -4,14 +4,30 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const BIN = join(ROOT, "bin", "create-stripeflare.js");
-/** Node 22 from the root devDependency (what `npm run` uses) and the system Node 20. */
+/** Node 22 from the root devDependency (what `npm run` uses) and the system Node 20 (found on PATH). */
 export const NODE_22 = join(ROOT, "node_modules", ".bin", "node");
-export const NODE_20 = "/usr/local/bin/node";
+export const NODE_20 = findSystemNode(20) ?? "node-20-not-found";
+
+/** The first `node` of a given major outside node_modules (the system one; Node 20 here). */
+export function findSystemNode(major: number): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter((d) => d && !d.includes("node_modules")), "/usr/local/bin", "/usr/bin"];
+  for (const dir of dirs) {
+    const candidate = join(dir, "node");
+    if (!existsSync(candidate)) continue;
+    try {
+      const version = execFileSync(candidate, ["--version"], { encoding: "utf8" }).trim();
+      if (version.startsWith(`v${major}.`)) return candidate;
+    } catch {
+      // not runnable: try the next one
+    }
+  }
+  return undefined;
+}
 
 /** Builds dist/ if it is missing (vitest's globalSetup builds it fresh anyway). */
 export function ensureBuilt(): void {

@@ -46,6 +46,8 @@ export interface StripeStandIn {
   store: Store;
   requests: RecordedRequest[];
   fail(failure: Failure): void;
+  /** Forget injected failures that have not fired (yet). */
+  clearFailures(): void;
   /** Objects of one kind in one mode, newest first. */
   list<T = unknown>(kind: Kind, livemode?: boolean): T[];
   webhookSecret(endpointId: string): string | undefined;
@@ -230,6 +232,7 @@ export async function startStripeStandIn(options: { port?: number } = {}): Promi
     store,
     requests,
     fail: (failure) => failures.push({ ...failure, seen: 0 }),
+    clearFailures: () => void failures.splice(0),
     list: <T>(kind: Kind, livemode = false) => store.all(kind, livemode) as T[],
     webhookSecret: (id) => store.webhookSecrets.get(id),
     route: (method, pattern, handler) => extraRoutes.push({ method, pattern, handler }),

@@ -1,0 +1,93 @@
+// Failures midway: Stripe erroring or the connection dropping after Stripe committed a write.
+// The CLI must say what was done, exit non-zero with one line on stderr, and a rerun must finish
+// the job without duplicates.
+import { join } from "node:path";
+import type Stripe from "stripe";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { cleanupTempDirs, readDevVarsFile, readState, runCli, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+
+let stripe: StripeStandIn;
+beforeAll(async () => {
+  stripe = await startStripeStandIn();
+});
+afterEach(() => stripe.clearFailures());
+afterAll(async () => {
+  await stripe.close();
+  cleanupTempDirs();
+});
+
+const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+const count = (kind: Parameters<StripeStandIn["list"]>[0], project: string) =>
+  stripe.list<{ metadata: Stripe.Metadata }>(kind).filter(ours(project)).length;
+const args = (name: string) => [
+  name, "--yes", "--no-install", "--no-git", "--domain", `${name}.example.com`,
+  "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable,
+];
+const run = (name: string, cwd: string) => runCli(args(name), { cwd, env: { STRIPE_API_BASE: stripe.url } });
+
+describe("a Stripe error midway", () => {
+  it("reports what was done, and a rerun completes without duplicates", async () => {
+    const cwd = tempDir();
+    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
+    const failed = await run("midway", cwd);
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stderr.trim().split("\n")).toEqual([expect.stringMatching(/Stripe 500: Injected outage/)]);
+    expect(failed.stdout).toMatch(/Done before stopping:[\s\S]*created Product[\s\S]*created Price/);
+    expect(failed.stdout).toMatch(/again to finish/);
+    expect(count("product", "midway")).toBe(1);
+    expect(count("payment_link", "midway")).toBe(0);
+    // What was made is recorded, and .dev.vars is whole (DB_SECRET already there, no link yet).
+    expect(readState(join(cwd, "midway")).stripe.test.priceId).toMatch(/^price_/);
+    const partial = readDevVarsFile(join(cwd, "midway"));
+    expect(partial.DB_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(partial.STRIPE_PAYMENT_LINK).toBe("");
+
+    const rerun = await run("midway", cwd);
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    expect(rerun.stdout).toMatch(/continuing there/);
+    expect([count("product", "midway"), count("price", "midway"), count("payment_link", "midway"), count("webhook_endpoint", "midway")]).toEqual([1, 1, 1, 1]);
+    const vars = readDevVarsFile(join(cwd, "midway"));
+    expect(vars.DB_SECRET).toBe(partial.DB_SECRET);
+    expect(vars.STRIPE_PAYMENT_LINK).toMatch(/^https:\/\/buy\.stripe\.com\//);
+  });
+
+  it("a connection lost after Stripe created the object: the rerun finds it instead of creating another", async () => {
+    const cwd = tempDir();
+    // Every attempt at creating the price is carried out but never answered (the SDK retries with
+    // the same Idempotency-Key, so only the first attempt creates).
+    stripe.fail({ method: "POST", path: "/v1/prices", kind: "drop-after", times: 10 });
+    const failed = await run("dropped", cwd);
+    stripe.clearFailures();
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stderr).toMatch(/could not reach the Stripe API/);
+    expect(failed.stderr).not.toMatch(/\n\s+at /);
+    const attempts = stripe.requests.filter((r) => r.path === "/v1/prices" && r.method === "POST" && r.params.metadata);
+    const dropped = attempts.filter((r) => (r.params.metadata as Record<string, string>).stripeflare_project === "dropped");
+    expect(dropped.length).toBeGreaterThan(1);
+    expect(new Set(dropped.map((r) => r.idempotencyKey)).size).toBe(1);
+    expect(count("price", "dropped")).toBe(1);
+    expect(readState(join(cwd, "dropped")).stripe.test.priceId).toBeUndefined();
+
+    const rerun = await run("dropped", cwd);
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    expect(rerun.stdout).toMatch(/reused Price/);
+    expect([count("product", "dropped"), count("price", "dropped"), count("payment_link", "dropped"), count("webhook_endpoint", "dropped")]).toEqual([1, 1, 1, 1]);
+  });
+
+  it("a webhook endpoint created but its secret never received is replaced on the rerun", async () => {
+    const cwd = tempDir();
+    stripe.fail({ method: "POST", path: "/v1/webhook_endpoints", kind: "drop-after", times: 10 });
+    const failed = await run("lostsecret", cwd);
+    stripe.clearFailures();
+    expect(failed.exitCode).not.toBe(0);
+    expect(count("webhook_endpoint", "lostsecret")).toBe(1);
+    const orphan = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("lostsecret"))[0];
+
+    const rerun = await run("lostsecret", cwd);
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("lostsecret"));
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0].id).not.toBe(orphan.id);
+    expect(readDevVarsFile(join(cwd, "lostsecret")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+  });
+});

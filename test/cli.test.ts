@@ -1,0 +1,363 @@
+// The CLI end to end: the built bin in a separate process, in temp folders, against the Stripe
+// stand-in. Files are checked against CONTRACT §2, Stripe state against §1.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  cleanupTempDirs,
+  fileMode,
+  NODE_20,
+  readDevVarsFile,
+  readJson,
+  readState,
+  readWranglerConfig,
+  ROOT,
+  runCli,
+  startStripeStandIn,
+  tempDir,
+  type StripeStandIn,
+} from "./helpers/index.js";
+
+let stripe: StripeStandIn;
+beforeAll(async () => {
+  stripe = await startStripeStandIn();
+});
+afterAll(async () => {
+  await stripe.close();
+  cleanupTempDirs();
+});
+
+const keyFlags = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
+const run = (args: string[], cwd: string, env: Record<string, string> = {}, node?: string) =>
+  runCli(args, { cwd, env: { STRIPE_API_BASE: stripe.url, ...env }, node });
+const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+const creates = (since: number) => stripe.requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/[a-z_]+$/.test(r.path));
+
+describe("non-interactive happy path", () => {
+  let cwd: string;
+  let dir: string;
+  let output: string;
+  const since = { requests: 0 };
+
+  beforeAll(async () => {
+    cwd = tempDir();
+    dir = join(cwd, "my-api");
+    since.requests = stripe.requests.length;
+    const result = await run(["my-api", "--yes", "--no-install", "--domain", "api.example.com", "--price", "19.99", "--title", "My API", ...keyFlags()], cwd);
+    output = result.all;
+    expect(result.exitCode, output).toBe(0);
+  });
+
+  it("writes package.json and wrangler.jsonc per the contract, keeping comments", () => {
+    const pkg = readJson(join(dir, "package.json"));
+    expect(pkg.name).toBe("my-api");
+    for (const script of ["dev", "deploy", "test", "types"]) expect(pkg.scripts[script]).toBeTruthy();
+    const { text, config } = readWranglerConfig(dir);
+    expect(config.name).toBe("my-api");
+    expect(config.durable_objects.bindings).toContainEqual({ name: "DORM_NAMESPACE", class_name: "DORM" });
+    expect(config.migrations).toContainEqual({ tag: "v1", new_sqlite_classes: ["DORM"] });
+    expect(config.routes).toEqual([{ pattern: "api.example.com", custom_domain: true }]);
+    const templateComments = readFileSync(join(ROOT, "templates/default/wrangler.jsonc"), "utf8").match(/^\s*\/\/.*$/gm) ?? [];
+    expect(templateComments.length).toBeGreaterThan(0);
+    for (const comment of templateComments) expect(text).toContain(comment.trim());
+    expect(config.compatibility_date).toBe(readWranglerConfig(join(ROOT, "templates/default")).config.compatibility_date);
+  });
+
+  it("writes .dev.vars with all five keys, mode 0600, matching what Stripe holds", () => {
+    const vars = readDevVarsFile(dir);
+    expect(Object.keys(vars).sort()).toEqual(
+      ["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"].sort(),
+    );
+    expect(fileMode(join(dir, ".dev.vars"))).toBe(0o600);
+    expect(vars.STRIPE_SECRET).toBe(stripe.keys.secret);
+    expect(vars.STRIPE_PUBLISHABLE_KEY).toBe(stripe.keys.publishable);
+    expect(vars.DB_SECRET.length).toBeGreaterThanOrEqual(32);
+    const [link] = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
+    expect(vars.STRIPE_PAYMENT_LINK).toBe(link.url);
+    const [endpoint] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
+  });
+
+  it("writes .dev.vars.example, .gitignore and README.md; copies no local state", () => {
+    const example = readFileSync(join(dir, ".dev.vars.example"), "utf8");
+    for (const key of ["STRIPE_SECRET", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SIGNING_SECRET", "STRIPE_PAYMENT_LINK", "DB_SECRET"]) {
+      expect(example).toMatch(new RegExp(`^${key}=\\s*$`, "m"));
+    }
+    expect(example).toMatch(/^#/m);
+    const gitignore = readFileSync(join(dir, ".gitignore"), "utf8").split("\n").map((l) => l.trim());
+    for (const entry of ["node_modules", ".dev.vars", ".wrangler"]) expect(gitignore).toContain(entry);
+    expect(readFileSync(join(dir, "README.md"), "utf8")).toContain("deploy.workers.cloudflare.com");
+    for (const absent of ["_gitignore", "node_modules", ".wrangler", "test-results"]) expect(existsSync(join(dir, absent)), absent).toBe(false);
+  });
+
+  it("creates Product, Price, Payment Link and Webhook Endpoint, tagged and idempotent", () => {
+    const products = stripe.list<Stripe.Product>("product").filter(ours("my-api"));
+    expect(products).toHaveLength(1);
+    expect(products[0].name).toBe("My API");
+    const prices = stripe.list<Stripe.Price>("price").filter(ours("my-api"));
+    expect(prices.map((p) => [p.unit_amount, p.currency, p.product])).toEqual([[1999, "usd", products[0].id]]);
+    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
+    expect(links).toHaveLength(1);
+    expect(links[0].after_completion).toEqual({ type: "redirect", redirect: { url: "https://api.example.com/" } });
+    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0].url).toBe("https://api.example.com/stripe-webhook");
+    expect(endpoints[0].enabled_events).toEqual(
+      expect.arrayContaining(["checkout.session.completed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"]),
+    );
+    const made = creates(since.requests);
+    expect(made.map((r) => r.path).sort()).toEqual(["/v1/payment_links", "/v1/prices", "/v1/products", "/v1/webhook_endpoints"]);
+    for (const request of made) expect(request.idempotencyKey, request.path).toBeTruthy();
+  });
+
+  it("never prints a secret in full and summarises ids", () => {
+    const vars = readDevVarsFile(dir);
+    for (const secret of [vars.STRIPE_SECRET, vars.DB_SECRET, vars.STRIPE_WEBHOOK_SIGNING_SECRET]) expect(output).not.toContain(secret);
+    expect(output).toContain(stripe.list<Stripe.Product>("product").filter(ours("my-api"))[0].id);
+    expect(output).toContain("sk_test_…");
+    expect(output).toMatch(/npm run dev/);
+  });
+
+  it("commits the project without .dev.vars", () => {
+    const tracked = execFileSync("git", ["ls-files"], { cwd: dir, encoding: "utf8" }).split("\n");
+    expect(tracked).toContain("package.json");
+    expect(tracked).toContain(".gitignore");
+    expect(tracked).not.toContain(".dev.vars");
+    expect(tracked).not.toContain(".stripeflare.json");
+    expect(execFileSync("git", ["log", "--oneline"], { cwd: dir, encoding: "utf8" })).toMatch(/create-stripeflare/);
+  });
+
+  it("reruns without duplicates, keeping DB_SECRET and the webhook secret", async () => {
+    const before = readDevVarsFile(dir);
+    const mark = stripe.requests.length;
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--domain", "api.example.com", "--price", "19.99", ...keyFlags()], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(creates(mark)).toEqual([]);
+    expect(stripe.list("product").filter(ours("my-api") as never)).toHaveLength(1);
+    expect(stripe.list("webhook_endpoint").filter(ours("my-api") as never)).toHaveLength(1);
+    expect(readDevVarsFile(dir)).toEqual(before);
+    // A rerun does not overwrite the user's files.
+    expect(readJson(join(dir, "package.json")).name).toBe("my-api");
+  });
+
+  it("a changed --price makes a new Price and Payment Link and deactivates the old link", async () => {
+    const oldLink = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"))[0];
+    const oldPrice = stripe.list<Stripe.Price>("price").filter(ours("my-api"))[0];
+    const endpointBefore = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"))[0];
+    const secretBefore = readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET;
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--price", "25", ...keyFlags()], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
+    expect(links).toHaveLength(2);
+    const active = links.filter((l) => l.active);
+    expect(active).toHaveLength(1);
+    expect(active[0].id).not.toBe(oldLink.id);
+    expect(stripe.store.get<Stripe.PaymentLink>("payment_link", oldLink.id, false).active).toBe(false);
+    const prices = stripe.list<Stripe.Price>("price").filter(ours("my-api"));
+    expect(prices.filter((p) => p.active).map((p) => p.unit_amount)).toEqual([2500]);
+    expect(stripe.store.get<Stripe.Price>("price", oldPrice.id, false).active).toBe(false);
+    expect(readDevVarsFile(dir).STRIPE_PAYMENT_LINK).toBe(active[0].url);
+    // The domain is remembered, so the link still returns to it and the endpoint is untouched.
+    expect(active[0].after_completion.redirect?.url).toBe("https://api.example.com/");
+    expect(stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api")).map((e) => e.id)).toEqual([endpointBefore.id]);
+    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(secretBefore);
+  });
+
+  it("replaces the webhook endpoint when .dev.vars lost its secret, leaving none that does not match", async () => {
+    const [old] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    const vars = readFileSync(join(dir, ".dev.vars"), "utf8").replace(/^STRIPE_WEBHOOK_SIGNING_SECRET=.*$/m, "STRIPE_WEBHOOK_SIGNING_SECRET=");
+    writeFileSync(join(dir, ".dev.vars"), vars);
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--price", "25", ...keyFlags()], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0].id).not.toBe(old.id);
+    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+    expect(fileMode(join(dir, ".dev.vars"))).toBe(0o600);
+  });
+});
+
+describe("input checks lose nothing", () => {
+  it("rejects a bad key before creating anything, without printing it", async () => {
+    const cwd = tempDir();
+    const badKey = "sk_test_thisKeyDoesNotExist1234";
+    const mark = stripe.requests.length;
+    const result = await run(["shop", "--yes", "--no-install", "--stripe-secret", badKey, "--stripe-publishable-key", stripe.keys.publishable], cwd);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/rejected the secret key sk_test_…1234/);
+    expect(result.all).not.toContain(badKey);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(cwd, "shop"))).toBe(false);
+    expect(creates(mark)).toEqual([]);
+  });
+
+  it("refuses a malformed key and a mode mismatch", async () => {
+    const cwd = tempDir();
+    const malformed = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe.keys.publishable], cwd);
+    expect(malformed.exitCode).not.toBe(0);
+    expect(malformed.stderr).toMatch(/not a secret key.*publishable key/);
+    const mismatch = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.livePublishable], cwd);
+    expect(mismatch.exitCode).not.toBe(0);
+    expect(mismatch.stderr).toMatch(/test mode but the publishable key pk_live_…\w{4} is live mode/);
+    expect(existsSync(join(cwd, "shop"))).toBe(false);
+  });
+
+  it("refuses a non-empty folder unless --force, keeping its files", async () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "busy"));
+    writeFileSync(join(cwd, "busy", "notes.txt"), "mine");
+    const refused = await run(["busy", "--yes", "--no-install", "--no-stripe"], cwd);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toMatch(/busy is not empty.*--force/);
+    expect(existsSync(join(cwd, "busy", "package.json"))).toBe(false);
+    const forced = await run(["busy", "--yes", "--no-install", "--no-stripe", "--force"], cwd);
+    expect(forced.exitCode, forced.all).toBe(0);
+    expect(readFileSync(join(cwd, "busy", "notes.txt"), "utf8")).toBe("mine");
+    expect(readJson(join(cwd, "busy", "package.json")).name).toBe("busy");
+  });
+
+  it("treats a folder holding only .git as empty and then skips git init", async () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "repo"));
+    execFileSync("git", ["init", "-q"], { cwd: join(cwd, "repo") });
+    const result = await run(["repo", "--yes", "--no-install", "--no-stripe"], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Skipped git: the folder is already inside a git repository/);
+  });
+
+  it("refuses an invalid name with a suggestion", async () => {
+    const cwd = tempDir();
+    const result = await run(["My Shop!", "--yes", "--no-install", "--no-stripe"], cwd);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/invalid project name "My Shop!".*try "my-shop"/);
+    expect(existsSync(join(cwd, "My Shop!"))).toBe(false);
+  });
+
+  it("refuses a bad price, currency and domain with the flag named", async () => {
+    const cwd = tempDir();
+    for (const [args, message] of [
+      [["--price", "abc"], /--price must be a positive amount/],
+      [["--price", "5.5", "--currency", "jpy"], /jpy has no minor unit/],
+      [["--currency", "dollars"], /--currency must be a three-letter/],
+      [["--domain", "https://example.com/path"], /--domain must be a hostname/],
+      [["--pm", "pip"], /--pm must be one of/],
+    ] as const) {
+      const result = await run(["shop", "--yes", "--no-install", "--no-stripe", ...args], cwd);
+      expect(result.exitCode, args.join(" ")).not.toBe(0);
+      expect(result.stderr).toMatch(message);
+    }
+    expect(existsSync(join(cwd, "shop"))).toBe(false);
+  });
+
+  it("without a TTY, exits non-zero naming the flag for missing input", async () => {
+    const cwd = tempDir();
+    const noDir = await run(["--no-install"], cwd);
+    expect(noDir.exitCode).not.toBe(0);
+    expect(noDir.stderr).toMatch(/missing project directory: pass it as the first argument/);
+    const noKey = await run(["shop", "--no-install"], cwd);
+    expect(noKey.exitCode).not.toBe(0);
+    expect(noKey.stderr).toMatch(/--stripe-secret.*--no-stripe/);
+    const noPk = await run(["shop", "--no-install", "--stripe-secret", stripe.keys.secret], cwd);
+    expect(noPk.exitCode).not.toBe(0);
+    expect(noPk.stderr).toMatch(/--stripe-publishable-key/);
+    expect(existsSync(join(cwd, "shop"))).toBe(false);
+  });
+
+  it("prints help, version, and refuses unknown options", async () => {
+    const cwd = tempDir();
+    const help = await run(["--help"], cwd);
+    expect(help.exitCode).toBe(0);
+    for (const flag of ["--template", "--title", "--domain", "--price", "--currency", "--stripe-secret", "--stripe-publishable-key", "--no-stripe", "--no-install", "--no-git", "--no-deploy", "--pm", "--yes", "--force", "--version"]) {
+      expect(help.stdout).toContain(flag);
+    }
+    const version = await run(["-v"], cwd);
+    expect(version.stdout.trim()).toBe(readJson(join(ROOT, "package.json")).version);
+    const unknown = await run(["shop", "--colour"], cwd);
+    expect(unknown.exitCode).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown option --colour/);
+  });
+});
+
+describe("other paths", () => {
+  it("--no-stripe scaffolds only: empty Stripe values, a DB_SECRET, no Stripe calls", async () => {
+    const cwd = tempDir();
+    const mark = stripe.requests.length;
+    const result = await run(["plain", "--yes", "--no-install", "--no-stripe", "--no-git"], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    const vars = readDevVarsFile(join(cwd, "plain"));
+    expect(vars).toMatchObject({ STRIPE_SECRET: "", STRIPE_PUBLISHABLE_KEY: "", STRIPE_WEBHOOK_SIGNING_SECRET: "", STRIPE_PAYMENT_LINK: "" });
+    expect(vars.DB_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(stripe.requests.length).toBe(mark);
+    expect(existsSync(join(cwd, "plain", ".git"))).toBe(false);
+  });
+
+  it("without --domain skips the webhook and says so; a later --domain run completes it", async () => {
+    const cwd = tempDir();
+    const first = await run(["later", "--yes", "--no-install", "--no-git", "--currency", "jpy", "--price", "500", ...keyFlags()], cwd);
+    expect(first.exitCode, first.all).toBe(0);
+    expect(first.stdout).toMatch(/skipped the webhook endpoint/);
+    expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe("");
+    const [price] = stripe.list<Stripe.Price>("price").filter(ours("later"));
+    expect([price.unit_amount, price.currency]).toEqual([500, "jpy"]);
+    expect(stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
+    expect(stripe.list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
+
+    const second = await run(["later", "--yes", "--no-install", "--no-git", "--currency", "jpy", "--price", "500", "--domain", "later.example.com", ...keyFlags()], cwd);
+    expect(second.exitCode, second.all).toBe(0);
+    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("later"));
+    expect(endpoints.map((e) => e.url)).toEqual(["https://later.example.com/stripe-webhook"]);
+    expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"));
+    expect(links).toHaveLength(1);
+    expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/");
+    expect(readWranglerConfig(join(cwd, "later")).config.routes).toEqual([{ pattern: "later.example.com", custom_domain: true }]);
+  });
+
+  it("finds keys in the environment, then in ~/.stripeflare.dev.vars", async () => {
+    const cwd = tempDir();
+    const fromEnv = await run(["envkeys", "--yes", "--no-install", "--no-git"], cwd, {
+      STRIPE_SECRET: stripe.keys.secret,
+      STRIPE_PUBLISHABLE_KEY: stripe.keys.publishable,
+    });
+    expect(fromEnv.exitCode, fromEnv.all).toBe(0);
+    expect(readDevVarsFile(join(cwd, "envkeys")).STRIPE_SECRET).toBe(stripe.keys.secret);
+
+    const home = tempDir();
+    writeFileSync(join(home, ".stripeflare.dev.vars"), `STRIPE_SECRET=${stripe.keys.restricted}\nSTRIPE_PUBLISHABLE_KEY="${stripe.keys.publishable}"\n`);
+    const fromHome = await run(["homekeys", "--yes", "--no-install", "--no-git"], cwd, { HOME: home });
+    expect(fromHome.exitCode, fromHome.all).toBe(0);
+    expect(readDevVarsFile(join(cwd, "homekeys")).STRIPE_SECRET).toBe(stripe.keys.restricted);
+  });
+
+  it("accepts '.' as the directory", async () => {
+    const cwd = join(tempDir(), "dot-project");
+    mkdirSync(cwd);
+    const result = await run([".", "--yes", "--no-install", "--no-stripe", "--no-git"], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(readJson(join(cwd, "package.json")).name).toBe("dot-project");
+    expect(readState(cwd).project).toBe("dot-project");
+  });
+
+  it("runs on Node 20 as well", async () => {
+    const version = execFileSync(NODE_20, ["--version"], { encoding: "utf8" }).trim();
+    expect(version).toMatch(/^v20\./);
+    const cwd = tempDir();
+    const result = await run(["node20", "--yes", "--no-install", "--no-git", "--domain", "n20.example.com", ...keyFlags()], cwd, {}, NODE_20);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/needs Node 22\.12\+/);
+    expect(readDevVarsFile(join(cwd, "node20")).STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_/);
+  });
+
+  it("uses a live key without prompting when not interactive, and says so", async () => {
+    const cwd = tempDir();
+    const result = await run(["livemode", "--yes", "--no-install", "--no-git", "--domain", "live.example.com", "--stripe-secret", stripe.keys.liveSecret, "--stripe-publishable-key", stripe.keys.livePublishable], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/LIVE mode/);
+    expect(stripe.list("product", true).filter(ours("livemode") as never)).toHaveLength(1);
+    expect(stripe.list("product", false).filter(ours("livemode") as never)).toHaveLength(0);
+    expect(readState(join(cwd, "livemode")).stripe.live.productId).toMatch(/^prod_/);
+  });
+});
