@@ -1,0 +1,31 @@
+// Worker tests run inside workerd (real Durable Objects with SQLite) through
+// @cloudflare/vitest-plugin, using wrangler.jsonc. The Stripe API the Worker reads is
+// scripts/stripe-local.ts, started on the Node side by test/global-setup.ts.
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      wrangler: { configPath: "./wrangler.jsonc" },
+      miniflare: {
+        // Test values only; real ones live in .dev.vars / Worker secrets.
+        bindings: {
+          DB_SECRET: "test-db-secret-0123456789abcdef0123456789",
+          STRIPE_SECRET: "sk_test_stripeflare_local",
+          STRIPE_PUBLISHABLE_KEY: "pk_test_stripeflare_local",
+          STRIPE_WEBHOOK_SIGNING_SECRET: "whsec_test_stripeflare_local",
+          STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_stripeflare",
+          STRIPE_API_BASE: inject<string>("stripeLocalUrl"),
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    // The wallet logs every decision; show those logs only for failing tests.
+    silent: "passed-only",
+  },
+});
