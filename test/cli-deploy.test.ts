@@ -1,0 +1,96 @@
+// --deploy: the order of wrangler calls and what they receive. Cloudflare is out of reach, so a
+// recording stand-in plays wrangler (test/fixtures/fake-wrangler.mjs, found on PATH); what is
+// under test is our orchestration: login check first, secrets from .dev.vars over stdin, deploy,
+// and the webhook pointed at the deployed URL when there is no --domain.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanupTempDirs, readDevVarsFile, readState, ROOT, runCli, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+
+let stripe: StripeStandIn;
+beforeAll(async () => {
+  stripe = await startStripeStandIn();
+});
+afterAll(async () => {
+  await stripe.close();
+  cleanupTempDirs();
+});
+
+function fakeWrangler() {
+  const bin = tempDir("csf-bin-");
+  copyFileSync(join(ROOT, "test/fixtures/fake-wrangler.mjs"), join(bin, "wrangler"));
+  chmodSync(join(bin, "wrangler"), 0o755);
+  const log = join(bin, "calls.jsonl");
+  const calls = () =>
+    existsSync(log)
+      ? readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { args: string[]; stdin: string })
+      : [];
+  return { env: { PATH: `${bin}${delimiter}${process.env.PATH}`, FAKE_WRANGLER_LOG: log }, calls };
+}
+const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+const keys = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
+
+describe("--deploy", () => {
+  it("with --domain: whoami, then the five secrets, then deploy", async () => {
+    const cwd = tempDir();
+    const wrangler = fakeWrangler();
+    const result = await runCli(["dep", "--yes", "--no-install", "--no-git", "--deploy", "--domain", "dep.example.com", ...keys()], {
+      cwd,
+      env: { STRIPE_API_BASE: stripe.url, ...wrangler.env },
+    });
+    expect(result.exitCode, result.all).toBe(0);
+    const calls = wrangler.calls();
+    expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
+    expect(JSON.parse(calls[1].stdin)).toEqual(readDevVarsFile(join(cwd, "dep")));
+    expect(result.stdout).toMatch(/deployed https:\/\/dep\.example\.com/);
+    expect(result.all).not.toContain(stripe.keys.secret);
+  });
+
+  it("without --domain: deploys first, then points the webhook and the link at the workers.dev URL", async () => {
+    const cwd = tempDir();
+    const wrangler = fakeWrangler();
+    const result = await runCli(["nodomain", "--yes", "--no-install", "--no-git", "--deploy", ...keys()], {
+      cwd,
+      env: { STRIPE_API_BASE: stripe.url, ...wrangler.env },
+    });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
+    const url = "https://nodomain.test-account.workers.dev";
+    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("nodomain"));
+    expect(endpoints.map((e) => e.url)).toEqual([`${url}/stripe-webhook`]);
+    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("nodomain"));
+    expect(links).toHaveLength(1);
+    expect(links[0].after_completion.redirect?.url).toBe(`${url}/`);
+    const vars = readDevVarsFile(join(cwd, "nodomain"));
+    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+    expect(JSON.parse(wrangler.calls()[2].stdin)).toEqual(vars);
+    expect(readState(join(cwd, "nodomain")).deployedUrl).toBe(url);
+  });
+
+  it("not logged in: clear advice, nothing deployed", async () => {
+    const cwd = tempDir();
+    const wrangler = fakeWrangler();
+    const result = await runCli(["nologin", "--yes", "--no-install", "--no-git", "--deploy", "--no-stripe"], {
+      cwd,
+      env: { ...wrangler.env, FAKE_WRANGLER_LOGGED_IN: "0" },
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/not logged in to Cloudflare: run `npx wrangler login`/)]);
+    expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami"]);
+  });
+
+  it("--deploy with --no-install and no wrangler anywhere is refused before anything happens", async () => {
+    const cwd = tempDir();
+    const emptyBin = tempDir("csf-nobin-");
+    mkdirSync(join(emptyBin, "x"));
+    const nodeDir = join(ROOT, "node_modules", "node", "bin");
+    const result = await runCli(["nowrangler", "--yes", "--no-install", "--deploy", "--no-stripe"], {
+      cwd,
+      env: { PATH: [emptyBin, nodeDir, "/usr/bin", "/bin"].join(delimiter) },
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/--deploy needs wrangler/);
+    expect(existsSync(join(cwd, "nowrangler"))).toBe(false);
+  });
+});
