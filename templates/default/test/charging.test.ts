@@ -1,0 +1,153 @@
+// Charging: X-Price, ctx.charge, declared prices, chargeUser; never overdrawn; ledger = balance.
+import { createExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { chargeUser } from "../src/stripeflare";
+import { books, fixture, ledger, me, newVisitor, pay, request, testEnv, type Worker } from "./helpers";
+
+async function fundedVisitor(worker: Worker, amount: number) {
+  const visitor = await newVisitor(worker);
+  await pay(worker, { reference: visitor.reference, amount });
+  return visitor;
+}
+
+describe("X-Price", () => {
+  it("charges the handler's price and reports the balance after it", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 10);
+    const response = await worker(request("/price?value=3", visitor));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("priced content");
+    expect(response.headers.get("X-Price")).toBe("3");
+    expect(response.headers.get("X-Balance")).toBe("7");
+    expect(response.headers.get("X-PaymentLink")).toMatch(/^https:\/\/buy\.stripe\.com\/test_stripeflare\?client_reference_id=[\w-]+$/);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 7, ledger: 7, rows: 2 });
+    expect((await ledger(worker.version, visitor.account))[1]).toMatchObject({ kind: "charge", amount: -3, balance_after: 7, description: "GET /price" });
+  });
+
+  it("answers 402 instead of the content when the balance cannot cover the price", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 2);
+    const response = await worker(request("/price?value=3", visitor));
+    expect(response.status).toBe(402);
+    expect(await response.text()).toMatch(/^Payment required: User balance too low\. Top up at https:\/\/buy\.stripe\.com/);
+    expect(response.headers.get("X-Balance")).toBe("2");
+    expect(response.headers.get("X-Price")).toBeNull();
+    const json = await worker(request("/price?value=3", visitor, { headers: { Accept: "application/json" } }));
+    expect(await json.json()).toMatchObject({ error: "Payment required", balance: 2 });
+    // A visitor without account gets the same answer, with their payment link.
+    const stranger = await worker(request("/price?value=1"));
+    expect(stranger.status).toBe(402);
+    expect(await stranger.text()).toContain("not signed up yet");
+  });
+
+  it.each(["abc", "-1", "1.5", "1e20", "99999999999999999999", " ", "0x10", "NaN"])(
+    "refuses X-Price %j from the app with a clear 500, charging nothing",
+    async (value) => {
+      const worker = fixture();
+      const visitor = await fundedVisitor(worker, 100);
+      const response = await worker(request(`/price?value=${encodeURIComponent(value)}`, visitor));
+      expect(response.status).toBe(500);
+      const body = (await response.json()) as { error: string };
+      expect(body.error).toMatch(/invalid X-Price header .* positive whole number of cents\. Nothing was charged\./);
+      expect(JSON.stringify(body)).not.toMatch(/\n\s+at /);
+      expect(await books(worker.version, visitor.account)).toEqual({ balance: 100, ledger: 100, rows: 1 });
+    },
+  );
+
+  it("treats X-Price 0 as free", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 5);
+    const response = await worker(request("/price?value=0", visitor));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("X-Price")).toBeNull();
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 5, ledger: 5, rows: 1 });
+  });
+});
+
+describe("never overdrawn", () => {
+  it("200 concurrent 1-cent requests on a 150-cent balance: exactly 150 succeed, balance 0", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 150);
+    const responses = await Promise.all(Array.from({ length: 200 }, () => worker(request("/price?value=1", visitor))));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(150);
+    expect(statuses.filter((s) => s === 402)).toHaveLength(50);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 151 });
+  });
+
+  it("ctx.charge: refuses to overdraw unless allowNegativeBalance, and rejects bad amounts", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 5);
+    const charge = async (query: string) => (await worker(request(`/ctx-charge?${query}`, visitor))).json();
+    expect(await charge("amount=6")).toEqual({ charged: false, message: "User balance too low", balance: 5 });
+    expect(await charge("amount=6&negative=1")).toEqual({ charged: true, message: "Successfully charged", balance: -1 });
+    for (const bad of ["0", "-2", "2.5", "NaN", "1e20"]) {
+      expect(await charge(`amount=${bad}`)).toMatchObject({ charged: false, message: expect.stringMatching(/^Invalid amount/) });
+    }
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: -1, ledger: -1, rows: 2 });
+  });
+
+  it("concurrent ctx.charge calls from many requests keep ledger and balance equal", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 40);
+    const results = (await Promise.all(
+      Array.from({ length: 60 }, (_, i) => worker(request(`/ctx-charge?amount=${1 + (i % 3)}`, visitor)).then((r) => r.json())),
+    )) as { charged: boolean }[];
+    const { balance, ledger: sum } = await books(worker.version, visitor.account);
+    expect(balance).toBe(sum);
+    expect(balance).toBeGreaterThanOrEqual(0);
+    expect(balance).toBeLessThan(3);
+    expect(results.some((r) => !r.charged)).toBe(true);
+  });
+});
+
+describe("declared prices", () => {
+  it("charges before the handler runs and answers 402 without running it when short", async () => {
+    const worker = fixture({ prices: { "/paid": 4, "POST /ctx-charge": 1 } });
+    const visitor = await fundedVisitor(worker, 10);
+    const first = await worker(request("/paid", visitor));
+    expect([first.status, await first.text(), first.headers.get("X-Price"), first.headers.get("X-Balance")]).toEqual([200, "paid content", "4", "6"]);
+    await worker(request("/paid", visitor));
+    const third = await worker(request("/paid", visitor));
+    expect(third.status).toBe(402);
+    expect(third.headers.get("X-Balance")).toBe("2");
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 2, ledger: 2, rows: 3 });
+    // Method-qualified keys only apply to that method.
+    const get = await worker(request("/ctx-charge?amount=1", visitor));
+    expect(get.headers.get("X-Balance")).toBe("1");
+  });
+
+  it("charges a declared price plus the handler's X-Price, and reports the total", async () => {
+    const worker = fixture({ prices: (req) => (new URL(req.url).pathname === "/price" ? 2 : undefined) });
+    const visitor = await fundedVisitor(worker, 10);
+    const response = await worker(request("/price?value=3", visitor));
+    expect(response.headers.get("X-Price")).toBe("5");
+    expect(response.headers.get("X-Balance")).toBe("5");
+  });
+
+  it("reports a misconfigured declared price clearly", async () => {
+    const worker = fixture({ prices: { "/paid": 1.5 } });
+    const response = await worker(request("/paid"));
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: expect.stringMatching(/price configured for this route is invalid/) });
+  });
+});
+
+describe("chargeUser", () => {
+  it("charges by access token from outside a fetch handler", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 3);
+    const ctx = createExecutionContext();
+    const charge = (amount: number, token = visitor.token, negative = false) =>
+      chargeUser(testEnv, ctx, token, undefined, worker.version, amount, negative);
+    expect(await charge(2)).toEqual({ charged: true, message: "Successfully charged", balance: 1 });
+    expect(await charge(2)).toEqual({ charged: false, message: "User balance too low", balance: 1 });
+    expect(await charge(2, visitor.token, true)).toMatchObject({ charged: true, balance: -1 });
+    expect(await charge(1, "garbage")).toEqual({ charged: false, message: "Malformed access token" });
+    expect(await charge(Number.NaN)).toMatchObject({ charged: false, message: expect.stringMatching(/^Invalid amount/) });
+    const stranger = await newVisitor(worker);
+    expect(await charge(1, stranger.token)).toMatchObject({ charged: false, message: expect.stringMatching(/not signed up/) });
+    expect((await me(worker, visitor)).body.balance).toBe(-1);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: -1, ledger: -1, rows: 3 });
+  });
+});
