@@ -35,4 +35,5 @@ const result = await build({
 const bytes = Object.entries(result.metafile.outputs)
   .filter(([file]) => file.endsWith(".js"))
   .reduce((sum, [, output]) => sum + output.bytes, 0);
-console.log(`built dist/ (${(bytes / 1024).toFixed(1)} KiB of JavaScript)`);
+// stderr, so `npm pack --json` (which runs this as prepack) keeps a clean stdout.
+console.error(`built dist/ (${(bytes / 1024).toFixed(1)} KiB of JavaScript)`);

@@ -1,0 +1,45 @@
+// The published package, not the repository: npm pack, unpack, scaffold from the tarball.
+// npm never ships files named .gitignore, so this is where a missing _gitignore would show.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, ROOT, tempDir } from "./helpers/index.js";
+
+afterAll(() => cleanupTempDirs());
+
+describe("npm package", () => {
+  it("ships bin, dist and the template (with _gitignore, without local state) and scaffolds from the tarball", () => {
+    const out = tempDir();
+    const npmEnv = { ...process.env, npm_config_update_notifier: "false" };
+    const [packed] = JSON.parse(
+      // --ignore-scripts: no prepack rebuild here, other test files are running dist/ right now
+    // (globalSetup built it).
+    execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", out], { cwd: ROOT, encoding: "utf8", env: npmEnv }));
+    const files: string[] = packed.files.map((f: { path: string }) => f.path);
+    expect(files).toContain("bin/create-stripeflare.js");
+    expect(files).toContain("dist/index.js");
+    expect(files).toContain("templates/default/_gitignore");
+    expect(files).toContain("templates/default/wrangler.jsonc");
+    for (const file of files) expect(file).not.toMatch(/(^|\/)(node_modules|\.wrangler|\.dev\.vars|test-results|\.stripeflare\.json)(\/|$)/);
+    expect(files.some((f) => f.startsWith("src/") || f.startsWith("test/"))).toBe(false);
+    const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(Object.keys(manifest.dependencies)).toEqual(["stripe"]);
+
+    execFileSync("tar", ["-xzf", join(out, packed.filename), "-C", out]);
+    const pkg = join(out, "package");
+    // Stand in for `npm install`'s one dependency without the network.
+    symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"), "dir");
+    const cwd = tempDir();
+    execFileSync(NODE_22, [join(pkg, "bin", "create-stripeflare.js"), "from-tarball", "--yes", "--no-install", "--no-git", "--no-stripe"], {
+      cwd,
+      env: cleanEnv(cwd) as NodeJS.ProcessEnv,
+      stdio: "pipe",
+    });
+    const project = join(cwd, "from-tarball");
+    const gitignore = readFileSync(join(project, ".gitignore"), "utf8");
+    for (const entry of ["node_modules", ".dev.vars", ".wrangler"]) expect(gitignore).toMatch(new RegExp(`^${entry.replace(".", "\\.")}$`, "m"));
+    expect(existsSync(join(project, "_gitignore"))).toBe(false);
+    expect(readDevVarsFile(project).DB_SECRET.length).toBeGreaterThanOrEqual(32);
+  });
+});

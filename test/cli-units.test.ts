@@ -1,0 +1,114 @@
+// The CLI's pure helpers, in-process: money, names, flags, .dev.vars, JSONC edits, masking.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseArgs } from "../src/args.js";
+import { formatDevVars, generateDbSecret, mergeDevVars } from "../src/dev-vars.js";
+import { maskSecret, secretKeyMode } from "../src/keys.js";
+import { currencyExponent, formatMinorUnits, toMinorUnits } from "../src/money.js";
+import { detectPackageManager } from "../src/package-manager.js";
+import { isValidProjectName, normalizeDomain, suggestProjectName } from "../src/project-name.js";
+import { editWranglerConfig, parseJsonc } from "../src/wrangler-config.js";
+import { parse as parseDotenv } from "dotenv";
+
+describe("money", () => {
+  it("converts major units with the currency's exponent, exactly", () => {
+    expect(toMinorUnits("5", "usd")).toBe(500);
+    expect(toMinorUnits("19.99", "usd")).toBe(1999);
+    expect(toMinorUnits("0.1", "eur")).toBe(10);
+    expect(toMinorUnits("500", "jpy")).toBe(500);
+    expect(toMinorUnits("1.5", "kwd")).toBe(1500);
+    expect(() => toMinorUnits("5.5", "jpy")).toThrow(/no minor unit/);
+    expect(() => toMinorUnits("1.999", "usd")).toThrow(/2 decimals/);
+    expect(() => toMinorUnits("1.005", "kwd")).toThrow(/rounded/);
+    for (const bad of ["0", "-5", "5,00", "", "1e3", "abc"]) expect(() => toMinorUnits(bad, "usd"), bad).toThrow();
+  });
+
+  it("round-trips every amount in cents (no float error)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 99_999_999 }), (cents) => {
+        const text = formatMinorUnits(cents, "usd").split(" ")[0];
+        return toMinorUnits(text, "usd") === cents;
+      }),
+    );
+    expect(currencyExponent("JPY")).toBe(0);
+  });
+});
+
+describe("project names", () => {
+  it("accepts npm + Worker safe names and suggests a fix for others", () => {
+    for (const good of ["my-api", "a", "api2", "x".repeat(63)]) expect(isValidProjectName(good), good).toBe(true);
+    for (const bad of ["My-Api", "-api", "api-", "my_api", "my api", "x".repeat(64), "", "café"]) expect(isValidProjectName(bad), bad).toBe(false);
+    expect(suggestProjectName("My Shop!")).toBe("my-shop");
+    expect(suggestProjectName("Café__Bar")).toBe("cafe-bar");
+    expect(suggestProjectName("!!!")).toBeUndefined();
+    fc.assert(fc.property(fc.string(), (name) => {
+      const suggestion = suggestProjectName(name);
+      return suggestion === undefined || isValidProjectName(suggestion);
+    }));
+  });
+
+  it("normalises domains and refuses paths and ports", () => {
+    expect(normalizeDomain("https://API.example.com/")).toBe("api.example.com");
+    for (const bad of ["example", "api.example.com/x", "api.example.com:8080", "http://", "-a.example.com"]) expect(() => normalizeDomain(bad), bad).toThrow();
+  });
+});
+
+describe("flags", () => {
+  it("parses the contract's flags", () => {
+    const flags = parseArgs(["my-api", "--no-install", "--no-git", "--deploy", "-y", "--pm", "pnpm", "--price", "19.99", "-t", "gh:a/b"]);
+    expect(flags).toMatchObject({ directory: "my-api", install: false, git: false, deploy: true, yes: true, pm: "pnpm", price: "19.99", template: "gh:a/b", stripe: true });
+    expect(parseArgs([]).deploy).toBeUndefined();
+    expect(parseArgs(["--no-deploy"]).deploy).toBe(false);
+    expect(parseArgs(["--no-stripe"]).stripe).toBe(false);
+    expect(() => parseArgs(["a", "b"])).toThrow(/one directory/);
+    expect(() => parseArgs(["--price"])).toThrow(/needs a value/);
+    expect(() => parseArgs(["--nope"])).toThrow(/unknown option --nope/);
+  });
+
+  it("detects the package manager that launched it, npm otherwise", () => {
+    expect(detectPackageManager("pnpm/9.1.0 npm/? node/v22.12.0 linux x64")).toBe("pnpm");
+    expect(detectPackageManager("bun/1.1.0")).toBe("bun");
+    expect(detectPackageManager("yarn/4.0.0 npm/? node/v22")).toBe("yarn");
+    expect(detectPackageManager(undefined)).toBe("npm");
+  });
+});
+
+describe(".dev.vars", () => {
+  it("keeps DB_SECRET and hand-added keys, and reads back what it wrote", () => {
+    const first = mergeDevVars({}, { STRIPE_SECRET: "sk_test_x" });
+    expect(first.DB_SECRET.length).toBeGreaterThanOrEqual(32);
+    const second = mergeDevVars({ ...first, MY_KEY: "a b#c" }, { STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_1" });
+    expect(second.DB_SECRET).toBe(first.DB_SECRET);
+    expect(parseDotenv(formatDevVars(second))).toEqual(second);
+    expect(mergeDevVars({ DB_SECRET: "short" }, {}).DB_SECRET).not.toBe("short");
+    expect(new Set(Array.from({ length: 50 }, generateDbSecret)).size).toBe(50);
+  });
+});
+
+describe("wrangler.jsonc", () => {
+  const template = `// top comment\n{\n  "name": "old", // trailing\n  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["DORM"] }]\n  // closing comment\n}\n`;
+  it("sets the name and adds one route per domain, keeping comments and layout", () => {
+    const once = editWranglerConfig(template, "new-name", "api.example.com");
+    expect(once).toContain("// top comment");
+    expect(once).toContain("// trailing");
+    expect(once).toContain("// closing comment");
+    expect(once).toContain(`"migrations": [{ "tag": "v1", "new_sqlite_classes": ["DORM"] }]`);
+    const config = parseJsonc<{ name: string; routes: unknown[] }>(once, "x");
+    expect(config.name).toBe("new-name");
+    expect(config.routes).toEqual([{ pattern: "api.example.com", custom_domain: true }]);
+    expect(editWranglerConfig(once, "new-name", "api.example.com")).toBe(once);
+    const twice = parseJsonc<{ routes: unknown[] }>(editWranglerConfig(once, "new-name", "b.example.com"), "x");
+    expect(twice.routes).toHaveLength(2);
+    expect(() => editWranglerConfig("{ nope", "n")).toThrow(/not valid JSONC/);
+  });
+});
+
+describe("secrets on screen", () => {
+  it("masks keys to prefix and last four", () => {
+    expect(maskSecret("sk_test_51Habcdefghijklmnop1234")).toBe("sk_test_…1234");
+    expect(maskSecret("whsec_abcdefghijklmnop")).toBe("whsec_…mnop");
+    expect(maskSecret("short")).toBe("…");
+    expect(secretKeyMode("rk_live_abcdefghij")).toBe("live");
+    expect(() => secretKeyMode("pk_test_abcdefghij")).toThrow(/publishable/);
+  });
+});
