@@ -12,10 +12,10 @@ describe("npm package", () => {
   it("ships bin, dist and the template (with _gitignore, without local state) and scaffolds from the tarball", () => {
     const out = tempDir();
     const npmEnv = { ...process.env, npm_config_update_notifier: "false" };
-    const [packed] = JSON.parse(
-      // --ignore-scripts: no prepack rebuild here, other test files are running dist/ right now
+    // --ignore-scripts: no prepack rebuild here, other test files are running dist/ right now
     // (globalSetup built it).
-    execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", out], { cwd: ROOT, encoding: "utf8", env: npmEnv }));
+    const packArgs = ["pack", "--json", "--ignore-scripts", "--pack-destination", out];
+    const [packed] = JSON.parse(execFileSync("npm", packArgs, { cwd: ROOT, encoding: "utf8", env: npmEnv }));
     const files: string[] = packed.files.map((f: { path: string }) => f.path);
     expect(files).toContain("bin/create-stripeflare.js");
     expect(files).toContain("dist/index.js");
