@@ -41,7 +41,7 @@ export type TokenRead =
 
 export async function readToken(request: Request): Promise<TokenRead> {
   const authorization = request.headers.get("Authorization");
-  if (authorization && /^bearer\s/i.test(authorization)) {
+  if (authorization && /^bearer(\s|$)/i.test(authorization)) {
     const token = await parseToken(authorization.slice(7).trim());
     return token ? { kind: "token", source: "bearer", token } : { kind: "malformed", source: "bearer" };
   }

@@ -1,0 +1,39 @@
+// The example app (src/index.ts) through the real Worker entry: /charge costs one cent.
+import { describe, expect, it } from "vitest";
+import { app, books, me, newVisitor, pay, request } from "./helpers";
+
+describe("example app", () => {
+  it("/charge answers 402 with the payment link until the visitor pays, then charges 1 cent per request", async () => {
+    const visitor = await newVisitor(app);
+    const refused = await app(request("/charge", visitor));
+    expect(refused.status).toBe(402);
+    const paymentLink = refused.headers.get("X-PaymentLink")!;
+    expect(paymentLink).toContain(`client_reference_id=${visitor.reference}`);
+    expect(await refused.text()).toContain(paymentLink);
+
+    await pay(app, { reference: visitor.reference, amount: 2, paymentMethod: "pm_card_mastercard", name: "Example Payer" });
+    const first = await app(request("/charge", visitor));
+    expect(first.status).toBe(200);
+    expect(first.headers.get("X-Price")).toBe("1");
+    expect(first.headers.get("X-Balance")).toBe("1");
+    expect((await app(request("/charge", visitor))).headers.get("X-Balance")).toBe("0");
+    expect((await app(request("/charge", visitor))).status).toBe(402);
+    expect(await books("1", visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 3 });
+    expect((await me(app, visitor)).body).toMatchObject({ balance: 0, name: "Example Payer", registered: true });
+  });
+
+  it("/charge never overdraws under concurrency", async () => {
+    const visitor = await newVisitor(app);
+    await pay(app, { reference: visitor.reference, amount: 30, paymentMethod: "pm_card_discover" });
+    const statuses = (await Promise.all(Array.from({ length: 50 }, () => app(request("/charge", visitor))))).map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(30);
+    expect(await books("1", visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 31 });
+  });
+
+  it("answers other paths through the wallet, with its headers", async () => {
+    const response = await app(request("/"));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("X-Balance")).toBe("0");
+    expect(response.headers.get("X-PaymentLink")).toMatch(/client_reference_id=/);
+  });
+});

@@ -1,0 +1,117 @@
+// The aggregate mirror: converges to every account database after any failure, and is never
+// read on the request path.
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { DORM } from "../src/stripeflare";
+import { MIRROR_FAULT_KEY } from "../src/stripeflare/mirror";
+import { CUSTOM_MIGRATIONS } from "./fixtures/worker";
+import { accountDb, database, fixture, newVisitor, pay, request, runMirror, sqlIn, userRow, type Worker } from "./helpers";
+
+function aggregateRow(version: string, account: string) {
+  return sqlIn(database(version, "aggregate"), `SELECT * FROM users WHERE access_token = ?`, account).then((rows) => rows[0]);
+}
+
+function setFault(version: string, on: boolean) {
+  return runInDurableObject(database(version, "aggregate"), (_instance: DORM, state) => {
+    if (on) state.storage.kv.put(MIRROR_FAULT_KEY, true);
+    else state.storage.kv.delete(MIRROR_FAULT_KEY);
+  });
+}
+
+function outbox(version: string, account: string) {
+  return sqlIn(accountDb(version, account), `SELECT version, acked, attempts, last_error FROM stripeflare_mirror`).then((r) => r[0]);
+}
+
+async function funded(worker: Worker, amount = 500) {
+  const visitor = await newVisitor(worker);
+  await pay(worker, { reference: visitor.reference, amount, paymentMethod: "pm_card_visa" });
+  return visitor;
+}
+
+describe("aggregate mirror", () => {
+  it("copies each users row to the aggregate once the alarm runs (the request path does not wait)", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker);
+    // Right after the payment, the outbox holds the change; the aggregate may not yet.
+    expect(await outbox(worker.version, visitor.account)).toMatchObject({ acked: 0 });
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+    expect(await outbox(worker.version, visitor.account)).toMatchObject({ attempts: 0, last_error: null });
+    // Nothing pending: no alarm left behind.
+    expect(await runMirror(worker.version, visitor.account)).toBe(false);
+  });
+
+  it("the alarm also fires by itself", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 321);
+    await expect.poll(() => aggregateRow(worker.version, visitor.account), { timeout: 10_000, interval: 200 }).toMatchObject({ balance: 321 });
+  });
+
+  it("converges after the aggregate failed: retries with backoff until acknowledged", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 1000);
+    await setFault(worker.version, true);
+
+    // Charges happen while the aggregate is down; the requests do not notice.
+    const responses = await Promise.all(Array.from({ length: 25 }, () => worker(request("/price?value=7", visitor))));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true); // rescheduled after failing
+    const failed = await outbox(worker.version, visitor.account);
+    expect(failed.attempts).toBe(2);
+    expect(failed.last_error).toMatch(/fault injected/);
+    expect(failed.acked).toBeLessThan(failed.version);
+    expect(await aggregateRow(worker.version, visitor.account)).toBeUndefined();
+
+    await setFault(worker.version, false);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect(await aggregateRow(worker.version, visitor.account)).toMatchObject({ balance: 1000 - 25 * 7 });
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+    const healed = await outbox(worker.version, visitor.account);
+    expect(healed).toMatchObject({ attempts: 0, last_error: null, acked: healed.version });
+  });
+
+  it("never rolls the aggregate back with an older snapshot", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 50);
+    await runMirror(worker.version, visitor.account);
+    const current = await aggregateRow(worker.version, visitor.account);
+    const { version } = await outbox(worker.version, visitor.account);
+    const stale = await database(worker.version, "aggregate").mirror({
+      source: `${worker.version}:account:${visitor.account}`,
+      version: version - 1,
+      rows: [{ ...current, balance: 999999 }],
+      migrations: {},
+      migrationsKey: "stale",
+    });
+    expect(stale.applied).toBe(false);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(current);
+  });
+
+  it("mirrors custom columns and rows changed by the app's own queries; rotation keeps one row", async () => {
+    const worker = fixture({ customMigrations: CUSTOM_MIGRATIONS });
+    const visitor = await funded(worker, 80);
+    await worker(request("/nickname?set=zed", visitor));
+    const rotated = await worker(request("/rotate-token", visitor, { method: "POST" }));
+    expect(rotated.status).toBe(200);
+    await runMirror(worker.version, visitor.account);
+    expect(await aggregateRow(worker.version, visitor.account)).toMatchObject({ nickname: "zed", plan: "free", balance: 80 });
+    expect(await sqlIn(database(worker.version, "aggregate"), `SELECT count(*) AS n FROM users`)).toEqual([{ n: 1 }]);
+  });
+
+  it("mirrors the visitor row of a login by payment, and many accounts at once", async () => {
+    const worker = fixture();
+    const owner = await funded(worker, 100);
+    const visitor = await newVisitor(worker);
+    await pay(worker, { reference: visitor.reference, amount: 100, paymentMethod: "pm_card_visa" });
+    const others = await Promise.all(Array.from({ length: 5 }, () => newVisitor(worker)));
+    await Promise.all(others.map((o, i) => pay(worker, { reference: o.reference, amount: 10 + i })));
+    for (const account of [owner.account, visitor.account, ...others.map((o) => o.account)]) await runMirror(worker.version, account);
+    const rows = await sqlIn(database(worker.version, "aggregate"), `SELECT access_token, balance, verified_user_access_token FROM users ORDER BY balance`);
+    expect(rows).toHaveLength(7);
+    expect(rows.find((r) => r.access_token === visitor.account)).toMatchObject({ balance: 0, verified_user_access_token: owner.account });
+    expect(rows.find((r) => r.access_token === owner.account)).toMatchObject({ balance: 200 });
+    expect(rows.map((r) => r.balance).reduce((a, b) => a + b, 0)).toBe(200 + 10 + 11 + 12 + 13 + 14);
+  });
+});
