@@ -19,7 +19,7 @@ export function freePort() {
   });
 }
 
-export async function startWrangler({ config, vars = {}, label = "wrangler", readyPath = "/__bench/ping", timeoutMs = 90_000 }) {
+export async function startWrangler({ onError, config, vars = {}, label = "wrangler", readyPath = "/__bench/ping", timeoutMs = 90_000 }) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const persist = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-state-"));
@@ -48,9 +48,11 @@ export async function startWrangler({ config, vars = {}, label = "wrangler", rea
   const origin = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (true) {
+    if (exited !== null) onError?.();
     if (exited !== null) throw new Error(`${label}: wrangler dev exited (${exited}) before it was ready:\n${output.slice(-4000)}`);
     if (Date.now() > deadline) {
       stop();
+      onError?.();
       throw new Error(`${label}: wrangler dev not ready after ${timeoutMs} ms:\n${output.slice(-4000)}`);
     }
     try {

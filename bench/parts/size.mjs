@@ -2,31 +2,26 @@
 // the template and for the bare bench Worker; the CLI's packed and installed size beside
 // create-vite and create-cloudflare.
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { ensureTool } from "../lib/compare-tools.mjs";
-import { benchDir, root, template, toolEnv, wranglerBin } from "../lib/env.mjs";
+import { root, toolEnv, wranglerBin } from "../lib/env.mjs";
+import { snapshot } from "../lib/snapshot.mjs";
 
 export async function bundle() {
-  const rows = [];
-  // The template as a user deploys it, from a copy so the checkout is not touched.
-  const copy = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-template-"));
+  // From a snapshot of the commit (see lib/snapshot.mjs), so the checkout is not touched.
+  const src = snapshot();
   try {
-    for (const entry of readdirSync(template)) {
-      if (["node_modules", ".wrangler", ".dev.vars"].includes(entry)) continue;
-      cpSync(join(template, entry), join(copy, entry), { recursive: true });
-    }
-    symlinkSync(join(template, "node_modules"), join(copy, "node_modules"));
-    rows.push(dryRun("template (wallet + example app)", copy, join(copy, "wrangler.jsonc"), "cd templates/default && npx wrangler deploy --dry-run --outdir <tmp>"));
+    const rows = [
+      dryRun("template (wallet + example app)", join(src.dir, "templates/default"), join(src.dir, "templates/default/wrangler.jsonc"), "cd templates/default && npx wrangler deploy --dry-run --outdir <tmp>"),
+      dryRun("bare bench Worker (floor)", join(src.dir, "bench/worker"), join(src.dir, "bench/worker/wrangler.bare.jsonc"), "npx wrangler deploy --dry-run -c bench/worker/wrangler.bare.jsonc --outdir <tmp>"),
+    ];
+    return { source: { from: src.source, commit: src.commit }, rows };
   } finally {
-    rmSync(copy, { recursive: true, force: true });
+    src.close();
   }
-  rows.push(
-    dryRun("bare bench Worker (floor)", join(benchDir, "worker"), join(benchDir, "worker/wrangler.bare.jsonc"), "npx wrangler deploy --dry-run -c bench/worker/wrangler.bare.jsonc --outdir <tmp>"),
-  );
-  return { rows };
 }
 
 function dryRun(label, cwd, config, command) {

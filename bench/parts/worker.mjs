@@ -6,7 +6,8 @@
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { benchDir, sleep, walletDir } from "../lib/env.mjs";
+import { sleep } from "../lib/env.mjs";
+import { snapshot } from "../lib/snapshot.mjs";
 import { drive, keepAliveAgent, request } from "../lib/load.mjs";
 import { ratio, round, summary } from "../lib/stats.mjs";
 import { startStripeStandIn, webhookSecret } from "../lib/stripe.mjs";
@@ -25,12 +26,14 @@ export const VARIANTS = {
 
 /** Start the bench Worker (with the wallet when it exists) and fund `users` visitors on both sides. */
 export async function setup({ users = 100 } = {}) {
-  const hasWallet = existsSync(join(walletDir, "index.ts"));
+  const src = snapshot();
+  const hasWallet = existsSync(join(src.dir, "templates/default/src/stripeflare/index.ts"));
   const stripe = await startStripeStandIn();
   const dbSecret = randomBytes(32).toString("base64url");
   const server = await startWrangler({
+    onError: () => src.close(),
     label: "bench worker",
-    config: join(benchDir, hasWallet ? "worker/wrangler.jsonc" : "worker/wrangler.bare.jsonc"),
+    config: join(src.dir, "bench", hasWallet ? "worker/wrangler.jsonc" : "worker/wrangler.bare.jsonc"),
     vars: {
       DB_SECRET: dbSecret,
       STRIPE_SECRET: "sk_test_bench",
@@ -70,11 +73,14 @@ export async function setup({ users = 100 } = {}) {
   } catch (error) {
     await server.close();
     await stripe.close();
+    src.close();
     throw Object.assign(error, { serverOutput: server.output() });
   }
   const variants = Object.fromEntries(Object.entries(VARIANTS).filter(([, v]) => hasWallet || v.side === "bare"));
   return {
     origin,
+    source: { from: src.source, commit: src.commit },
+    dbSecret,
     hasWallet,
     users: people,
     variants,
@@ -91,6 +97,7 @@ export async function setup({ users = 100 } = {}) {
     async close() {
       await server.close();
       await stripe.close();
+      src.close();
     },
     output: server.output,
   };
@@ -223,6 +230,7 @@ export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds =
   }
   const counts = (await control(env, "/__bench/counts")).counts;
   const during = byPhase(counts, "load");
+  const converged = env.hasWallet ? await aggregateMatches(env) : null;
   const rows = [];
   for (const name of names) {
     for (const userCount of userCounts) {
@@ -250,9 +258,29 @@ export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds =
       duringLoad: during,
       afterLoad: byPhase(counts, "after"),
       mirrorSettledMsAfterLoad: stableSince - loadEnded,
+      aggregateEqualsUserDatabases: converged,
     },
     raw: perUsers,
   };
+}
+
+/** After the mirror settled: the aggregate's balance of every user equals the user's own database (GET /me). */
+async function aggregateMatches(env) {
+  const res = await request(env.origin, "/db/aggregate", {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from(`admin:${env.dbSecret}`).toString("base64")}`, "content-type": "application/json" },
+    body: JSON.stringify({ type: "query", statement: "SELECT access_token, balance FROM users" }),
+  });
+  const rows = JSON.parse(res.body).result?.rows;
+  if (!rows) return { ok: false, error: `/db/aggregate: ${res.status} ${res.body.slice(0, 200)}` };
+  const mirrored = new Map(rows.map((r) => [r.access_token, r.balance]));
+  const mismatches = [];
+  for (const user of env.users) {
+    const own = (await me(env.origin, user.token)).balance;
+    const copy = mirrored.get(user.token.split(".")[0]);
+    if (copy !== own) mismatches.push(`user ${user.index}: aggregate ${copy}, own ${own}`);
+  }
+  return { ok: mismatches.length === 0, users: env.users.length, aggregateRows: rows.length, mismatches: mismatches.slice(0, 10) };
 }
 
 /** Every successful charge must show in the balance: measured requests were real charges. */

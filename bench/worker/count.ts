@@ -36,7 +36,7 @@ export function totalsObject() {
   return { phase, counts: Object.fromEntries(totals) };
 }
 
-/** Group calls by side and by a coarse kind of database name ("aggregate" or "user"). */
+/** Group calls by side and by a coarse kind of database name ("aggregate", "index" or "user"). */
 export function summarize(calls: CallRecord[]) {
   const out: Record<string, number> = {};
   for (const call of calls) {
@@ -46,9 +46,14 @@ export function summarize(calls: CallRecord[]) {
   return out;
 }
 
-/** The wallet names its aggregate database with "aggregate" in it; everything else is per user. */
+/**
+ * The wallet names its databases "<version>:account:<id>", "<version>:aggregate" and
+ * "<version>:index"; the bare Worker's are "bare:<hash>" (per user too).
+ */
 export function kindOf(name: string) {
-  return /aggregate/i.test(name) ? "aggregate" : "user";
+  if (/aggregate/i.test(name)) return "aggregate";
+  if (/:index$/.test(name)) return "index";
+  return "user";
 }
 
 export function countedNamespace<T extends DurableObjectNamespace<any>>(ns: T, log: CallLog, side: CallRecord["side"]): T {

@@ -1,0 +1,33 @@
+// Benchmarks measure a commit, not a working tree other people are editing: the sources are
+// exported from git (`git archive`) into a temporary folder, with the template's installed
+// node_modules linked in. wrangler dev then watches files nobody touches, so no reload lands
+// in the middle of a run. BENCH_SOURCE=worktree measures the working tree instead (a copy).
+import { execFileSync, execSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { root, template } from "./env.mjs";
+
+const PATHS = ["templates/default", "bench/worker"];
+
+export function snapshot() {
+  const dir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-src-"));
+  const source = process.env.BENCH_SOURCE === "worktree" ? "worktree" : "HEAD";
+  let commit;
+  if (source === "HEAD") {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+    execSync(`git archive HEAD ${PATHS.join(" ")} | tar -x -C ${JSON.stringify(dir)}`, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  } else {
+    commit = "worktree";
+    for (const p of PATHS) {
+      mkdirSync(join(dir, p), { recursive: true });
+      cpSync(join(root, p), join(dir, p), {
+        recursive: true,
+        filter: (src) => !/\/(node_modules|\.wrangler)(\/|$)/.test(src) && !src.endsWith(".dev.vars"),
+      });
+    }
+  }
+  rmSync(join(dir, "templates/default/node_modules"), { recursive: true, force: true });
+  symlinkSync(join(template, "node_modules"), join(dir, "templates/default/node_modules"));
+  return { dir, source, commit, close: () => rmSync(dir, { recursive: true, force: true }) };
+}
