@@ -23,7 +23,8 @@ export default defineConfig({
   ],
   test: {
     globalSetup: ["./test/global-setup.ts"],
-    include: ["test/**/*.test.ts"],
+    // Wallet tests live in test/; the example app keeps its own tests next to it in src/.
+    include: ["test/**/*.test.ts", "src/**/*.test.ts"],
     testTimeout: 30_000,
     // The wallet logs every decision; show those logs only for failing tests.
     silent: "passed-only",
