@@ -57,8 +57,18 @@ export async function main(argv: string[]): Promise<number> {
     reportProgress(rerun);
     process.exit(130);
   };
+  // A library failing outside our awaits (a socket assertion, a stream error) still ends in one
+  // line and the progress report, never a stack trace.
+  const onCrash = (error: unknown) => {
+    if (progress.length) reportProgress(rerun);
+    failure(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env.DEBUG) console.error(error);
+    process.exit(1);
+  };
   process.once("SIGINT", onInterrupt);
   process.once("SIGTERM", onInterrupt);
+  process.on("uncaughtException", onCrash);
+  process.on("unhandledRejection", onCrash);
 
   try {
     await create(flags, interactive);
@@ -77,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.removeListener("SIGINT", onInterrupt);
     process.removeListener("SIGTERM", onInterrupt);
+    process.removeListener("uncaughtException", onCrash);
+    process.removeListener("unhandledRejection", onCrash);
   }
 }
 

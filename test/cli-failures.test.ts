@@ -90,4 +90,25 @@ describe("a Stripe error midway", () => {
     expect(endpoints[0].id).not.toBe(orphan.id);
     expect(readDevVarsFile(join(cwd, "lostsecret")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
   });
+
+  it("Ctrl-C midway says what was done; the rerun completes without duplicates", async () => {
+    const cwd = tempDir();
+    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "hang" });
+    const mark = stripe.requests.length;
+    const child = runCli(args("interrupted"), { cwd, env: { STRIPE_API_BASE: stripe.url } });
+    // Wait until the CLI is stuck in the payment link request, then interrupt it as a terminal would.
+    for (let i = 0; i < 200 && !stripe.requests.slice(mark).some((r) => r.path === "/v1/payment_links" && r.method === "POST"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGINT");
+    const interrupted = await child;
+    stripe.clearFailures();
+    expect(interrupted.exitCode).toBe(130);
+    expect(interrupted.stdout).toMatch(/Interrupted\.[\s\S]*Done before stopping:[\s\S]*created Price/);
+    expect(count("payment_link", "interrupted")).toBe(0);
+
+    const rerun = await run("interrupted", cwd);
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    expect([count("product", "interrupted"), count("price", "interrupted"), count("payment_link", "interrupted"), count("webhook_endpoint", "interrupted")]).toEqual([1, 1, 1, 1]);
+  });
 });

@@ -2,6 +2,8 @@
 // stand-in. Files are checked against CONTRACT §2, Stripe state against §1.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -339,6 +341,44 @@ describe("other paths", () => {
     expect(result.exitCode, result.all).toBe(0);
     expect(readJson(join(cwd, "package.json")).name).toBe("dot-project");
     expect(readState(cwd).project).toBe("dot-project");
+  });
+
+  it("copies a giget source (gh:owner/repo/path#ref, served from 127.0.0.1), renaming _gitignore", async () => {
+    // Laid out like a GitHub tarball: one top folder, the template in a subfolder of the repo.
+    const staging = tempDir();
+    const top = join(staging, "acme-fork-0123abc");
+    mkdirSync(join(top, "templates"), { recursive: true });
+    execFileSync("cp", ["-r", join(ROOT, "templates/default"), join(top, "templates/default")]);
+    execFileSync("rm", ["-rf", join(top, "templates/default/node_modules"), join(top, "templates/default/.gitignore")]);
+    execFileSync("tar", ["-czf", join(staging, "t.tar.gz"), "-C", staging, "acme-fork-0123abc"]);
+    const tarball = readFileSync(join(staging, "t.tar.gz"));
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      if (req.url !== "/repos/acme/fork/tarball/v1") return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": "application/x-gzip", "content-length": tarball.length });
+      res.end(tarball);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const cwd = tempDir();
+      const env = { GIGET_GITHUB_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+      const result = await run(["remote", "--yes", "--no-install", "--no-git", "--no-stripe", "--template", "gh:acme/fork/templates/default#v1"], cwd, env);
+      expect(result.exitCode, result.all).toBe(0);
+      expect(asked).toContain("GET /repos/acme/fork/tarball/v1");
+      const dir = join(cwd, "remote");
+      expect(readJson(join(dir, "package.json")).name).toBe("remote");
+      expect(readWranglerConfig(dir).config.name).toBe("remote");
+      expect(readFileSync(join(dir, ".gitignore"), "utf8")).toMatch(/^\.dev\.vars$/m);
+      expect(existsSync(join(dir, "_gitignore"))).toBe(false);
+      // A source that does not exist fails cleanly and leaves no folder behind.
+      const missing = await run(["nowhere", "--yes", "--no-install", "--no-stripe", "--template", "gh:acme/missing#v1"], cwd, env);
+      expect(missing.exitCode).not.toBe(0);
+      expect(missing.stderr).toMatch(/could not download template "gh:acme\/missing#v1"/);
+      expect(existsSync(join(cwd, "nowhere"))).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 
   it("runs on Node 20 as well", async () => {

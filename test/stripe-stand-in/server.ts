@@ -26,13 +26,14 @@ export interface RecordedRequest {
  *  - "drop-after": carry the request out, then cut the connection without answering, as a network
  *    failure after Stripe committed the write.
  *  - "drop-before": cut the connection before doing anything.
+ *  - "hang": never answer (until close), to interrupt a client mid-request.
  */
 export interface Failure {
   method?: string;
   path?: string;
   nth?: number;
   times?: number;
-  kind: "error" | "drop-after" | "drop-before";
+  kind: "error" | "drop-after" | "drop-before" | "hang";
   status?: number;
   message?: string;
 }
@@ -181,6 +182,7 @@ export async function startStripeStandIn(options: { port?: number } = {}): Promi
 
     const failure = takeFailure(method, url.pathname);
     if (failure?.kind === "drop-before") return void req.socket.destroy();
+    if (failure?.kind === "hang") return;
 
     const send = (status: number, payload: string, headers: Record<string, string> = {}) => {
       record.status = status;
