@@ -1,4 +1,6 @@
 // The example app (src/index.ts) through the real Worker entry: /charge costs one cent.
+// Only the wallet's side is checked here (status, X-Price, X-Balance, X-PaymentLink, the
+// books); the pages' wording is the app's own business and tested next to it.
 import { describe, expect, it } from "vitest";
 import { app, books, me, newVisitor, pay, request } from "./helpers";
 
@@ -9,7 +11,6 @@ describe("example app", () => {
     expect(refused.status).toBe(402);
     const paymentLink = refused.headers.get("X-PaymentLink")!;
     expect(paymentLink).toContain(`client_reference_id=${visitor.reference}`);
-    expect(await refused.text()).toContain(paymentLink);
 
     await pay(app, { reference: visitor.reference, amount: 2, paymentMethod: "pm_card_mastercard", name: "Example Payer" });
     const first = await app(request("/charge", visitor));
