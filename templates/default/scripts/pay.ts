@@ -284,6 +284,7 @@ export async function recordPayment(vars: Record<string, string>, options: PayOp
     if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
     notes.push(`Using the Stripe stand-in already listening on ${base.origin}.`);
   }
+  const portTaken = local === undefined;
   try {
     const stripe = new Stripe(vars.STRIPE_SECRET || LOCAL_STRIPE_SECRET, {
       host: base.hostname,
@@ -312,6 +313,12 @@ export async function recordPayment(vars: Record<string, string>, options: PayOp
     return { paymentIntent: intent.id, notes, close: async () => void (await local?.close()) };
   } catch (error) {
     await local?.close();
+    if (portTaken && error instanceof Stripe.errors.StripeError) {
+      throw new UsageError(
+        `${base.origin} (STRIPE_API_BASE) answered "${error.message}". Another program holds that port; ` +
+          "if it is not scripts/stripe-local.ts, set STRIPE_API_BASE in .dev.vars to a free port and restart `npm run dev`.",
+      );
+    }
     throw error;
   }
 }
