@@ -130,13 +130,13 @@ describe("the page in headless Chromium against wrangler dev", () => {
       expect(first?.status()).toBe(200);
       expect(first?.headers()["cache-control"]).toBe("private, no-store");
       expect(await balanceOf(page)).toBe(0);
-      await expect(page.locator("#login")).toContainText("Login by payment");
+      expect(await page.locator("#login").textContent()).toContain("Login by payment");
       await page.screenshot({ path: join(screenshots, "1-new-visitor.png"), fullPage: true });
 
       // Spending with an empty wallet: 402, and the page says how to pay.
       const [refused] = await Promise.all([page.waitForNavigation(), page.locator("#spend").click()]);
       expect(refused?.status()).toBe(402);
-      await expect(page.locator("h1")).toHaveText("Payment required");
+      expect((await page.locator("h1").textContent())?.trim()).toBe("Payment required");
       expect(await balanceOf(page)).toBe(0);
       await page.screenshot({ path: join(screenshots, "2-payment-required.png"), fullPage: true });
 
@@ -145,17 +145,17 @@ describe("the page in headless Chromium against wrangler dev", () => {
       const command = (await page.locator("#local-pay").textContent())!.trim();
       const id = /^npm run pay -- ([A-Za-z0-9_-]{1,200})$/.exec(command)?.[1];
       expect(id, command).toBeTruthy();
-      const paid = pay(id!, "--url", base, "--card", "alice", "--amount", "500");
+      const paid = pay(id!, "--url", base, "--card", "visa", "--amount", "500");
       expect(paid.status, paid.output + workerLog).toBe(0);
 
       await page.reload();
       expect(await balanceOf(page)).toBe(500);
-      await expect(page.locator("#account")).toContainText("Signed in by payment");
+      expect(await page.locator("#account").textContent()).toContain("Signed in by payment");
       await page.screenshot({ path: join(screenshots, "3-after-payment.png"), fullPage: true });
 
       await Promise.all([page.waitForURL(/\/\?spent=1$/), page.locator("#spend").click()]);
       expect(await balanceOf(page)).toBe(499);
-      await expect(page.locator("#notice")).toHaveText("Spent 1 cent.");
+      expect((await page.locator("#notice").textContent())?.trim()).toBe("Spent 1 cent.");
       await page.screenshot({ path: join(screenshots, "4-after-spending.png"), fullPage: true });
 
       // Login by payment: a second browser (another device) pays with the same card and
@@ -166,7 +166,7 @@ describe("the page in headless Chromium against wrangler dev", () => {
       expect(await balanceOf(device)).toBe(0);
       const otherId = /-- (\S+)$/.exec((await device.locator("#local-pay").textContent())!.trim())![1]!;
       expect(otherId).not.toBe(id);
-      const again = pay(otherId, "--url", base, "--card", "alice", "--amount", "300");
+      const again = pay(otherId, "--url", base, "--card", "visa", "--amount", "300");
       expect(again.status, again.output + workerLog).toBe(0);
       await device.reload();
       expect(await balanceOf(device)).toBe(799);
