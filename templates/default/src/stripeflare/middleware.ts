@@ -121,10 +121,8 @@ function handlerContext<U extends StripeUser>(env: StripeflareEnv, ctx: Executio
     // The visitor's own database. Before the first payment it does not exist yet; the first
     // write through this client creates it and registers the visitor's token with it.
     client: createClient(env, setup, { create: true, tokenHash: session.hasRow ? null : session.token.hash }),
-    charge: async (amountCents, allowNegativeBalance = false) => {
-      const result = await chargeAccount(env, session, amountCents, allowNegativeBalance, "ctx.charge");
-      return result;
-    },
+    charge: (amountCents, allowNegativeBalance = false) =>
+      chargeAccount(env, session, amountCents, allowNegativeBalance, "ctx.charge"),
   } as StripeflareContext<U>;
 }
 
