@@ -1,7 +1,7 @@
 // Bundles src/ into dist/index.js with esbuild. Everything but the Stripe SDK is bundled (small,
 // pure JS), so installing the CLI pulls one dependency; giget is split into its own chunk and
 // loaded only for remote templates.
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -9,7 +9,6 @@ import { build } from "esbuild";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
-rmSync(join(root, "dist"), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: { index: "src/index.ts" },
@@ -31,7 +30,24 @@ const result = await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   metafile: true,
   logLevel: "warning",
+  // Written below, file by file: tests (ours and other engineers') may be running dist/ while a
+  // rebuild happens, so no file is ever missing or half-written.
+  write: false,
 });
+
+const dist = join(root, "dist");
+mkdirSync(dist, { recursive: true });
+const fresh = new Set();
+for (const file of result.outputFiles) {
+  const temp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(temp, file.contents);
+  renameSync(temp, file.path);
+  fresh.add(file.path);
+}
+// Chunk names carry a content hash: files of an older build are removed once the new ones exist.
+for (const name of existsSync(dist) ? readdirSync(dist) : []) {
+  if (!fresh.has(join(dist, name)) && !name.endsWith(".tmp")) rmSync(join(dist, name), { force: true });
+}
 const bytes = Object.entries(result.metafile.outputs)
   .filter(([file]) => file.endsWith(".js"))
   .reduce((sum, [, output]) => sum + output.bytes, 0);

@@ -14,11 +14,13 @@ import { detectPackageManager, installDependencies } from "./package-manager.js"
 import { normalizeDomain, projectNameProblem } from "./project-name.js";
 import * as ask from "./prompts.js";
 import { readState, writeState, type ProjectState, type StripeRecord } from "./state.js";
-import { checkStripeKey, createStripeClient, describeStripeError, provisionCatalog, provisionWebhook } from "./stripe.js";
 import { summaryText } from "./summary.js";
 import { ensureGitignore, fetchTemplate, isEmptyDir, renamePackage } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
+
+// The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
+const loadStripe = () => import("./stripe.js");
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev";
@@ -81,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (progress.length) reportProgress(rerun);
     const known = error instanceof UserError || error instanceof UsageError;
-    failure(known ? (error as Error).message : describeStripeError(error));
+    failure(known ? (error as Error).message : (await loadStripe()).describeStripeError(error));
     if (!known && process.env.DEBUG) console.error(error);
     return 1;
   } finally {
@@ -121,8 +123,11 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   }
 
   // 2. What: price, currency, domain, title. Checked now, used later.
-  const currency = guard(() => normalizeCurrency(flags.currency ?? "usd"));
-  const priceText = flags.price ?? (interactive ? await ask.askPrice(currency) : "5");
+  // A rerun keeps the earlier run's price and currency unless told otherwise: a rerun made only
+  // to add --domain must not reprice the product.
+  const kept = resuming ? previous : undefined;
+  const currency = guard(() => normalizeCurrency(flags.currency ?? kept?.currency ?? "usd"));
+  const priceText = flags.price ?? kept?.price ?? (interactive ? await ask.askPrice(currency) : "5");
   const unitAmount = guard(() => toMinorUnits(priceText, currency));
   const domain =
     flags.domain !== undefined
@@ -150,8 +155,9 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
       if (!publishable) fail("missing Stripe publishable key: pass --stripe-publishable-key <pk_…> (or set STRIPE_PUBLISHABLE_KEY)");
       const publishableMode = guard(() => publishableKeyMode(publishable!));
       if (publishableMode !== mode) fail(`the secret key is ${mode} mode but the publishable key ${maskSecret(publishable!)} is ${publishableMode} mode`);
-      guard(() => createStripeClient(secret!)); // validates STRIPE_API_BASE
-      await checkStripeKey(createStripeClient(secret), secret).catch((error: Error) => fail(error.message));
+      const { checkStripeKey, createStripeClient } = await loadStripe();
+      const client = guard(() => createStripeClient(secret!)); // also validates STRIPE_API_BASE
+      await checkStripeKey(client, secret).catch((error: Error) => fail(error.message));
       info(`Stripe key ${maskSecret(secret)} works (${mode} mode)`);
       if (mode === "live") {
         if (interactive) {
@@ -179,6 +185,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   if (!existsSync(join(root, ".dev.vars.example"))) writeFileSync(join(root, ".dev.vars.example"), formatDevVarsExample());
   const state: ProjectState = previous && resuming ? previous : { project: name, createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };
   if (domain) state.domain = domain;
+  Object.assign(state, { price: priceText, currency });
   writeState(root, state);
   if (!resuming) step(`set the name "${name}" in package.json and wrangler.jsonc${domain ? `, route ${domain}` : ""}`);
   else if (domain) step(`route ${domain} is in wrangler.jsonc`);
@@ -193,7 +200,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
 
   // 5. Stripe: product, price, payment link now; the webhook endpoint once there is a public URL.
   const runId = randomUUID();
-  const stripe = stripeKeys ? createStripeClient(stripeKeys.secret) : undefined;
+  const stripeApi = stripeKeys ? await loadStripe() : undefined;
+  const stripe = stripeKeys ? stripeApi!.createStripeClient(stripeKeys.secret) : undefined;
   const recordOf = () => (stripeKeys ? (state.stripe[stripeKeys.mode] ?? {}) : {});
   const saveRecord = (record: StripeRecord) => {
     state.stripe[stripeKeys!.mode] = record;
@@ -201,7 +209,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   };
   const publicUrl = () => (domain ? `https://${domain}` : state.deployedUrl);
   const provisionStripe = async () => {
-    const catalog = await provisionCatalog(
+    const catalog = await stripeApi!.provisionCatalog(
       stripe!,
       { project: name, title, titleExplicit: Boolean(flags.title) || (interactive && !resuming), unitAmount, currency, redirectUrl: publicUrl() && `${publicUrl()}/`, runId },
       recordOf(),
@@ -212,7 +220,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     return catalog;
   };
   const provisionEndpoint = async () => {
-    await provisionWebhook(
+    await stripeApi!.provisionWebhook(
       stripe!,
       { project: name, url: `${publicUrl()}/stripe-webhook`, currentSecret: devVars.STRIPE_WEBHOOK_SIGNING_SECRET || undefined, runId },
       recordOf(),
@@ -250,7 +258,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     heading("Deploying to Cloudflare");
     const wrangler = findWrangler(root) ?? fail("wrangler was not found in node_modules/.bin or on PATH");
     await checkLogin(wrangler).catch((error: Error) => fail(error.message));
-    const secrets = () => Object.fromEntries(DEV_VARS_KEYS.map((key) => [key, devVars[key]]));
+    // Empty values (e.g. after --no-stripe) are not uploaded: wrangler would store empty secrets.
+    const secrets = () => Object.fromEntries(DEV_VARS_KEYS.filter((key) => devVars[key]).map((key) => [key, devVars[key]]));
     if (domain) {
       await uploadSecrets(wrangler, secrets()).catch((error: Error) => fail(error.message));
       step("uploaded the secrets from .dev.vars (wrangler secret bulk)");

@@ -27,8 +27,10 @@ export interface ProjectState {
   createdBy: string;
   scaffolded: boolean;
   stripe: Partial<Record<StripeMode, StripeRecord>>;
-  /** --domain of the latest run: a rerun without --domain keeps using it. */
+  /** --domain, --price and --currency of the latest run: a rerun without them keeps them. */
   domain?: string;
+  price?: string;
+  currency?: string;
   deployedUrl?: string;
 }
 

@@ -2,7 +2,7 @@
 // recording stand-in plays wrangler (test/fixtures/fake-wrangler.mjs, found on PATH); what is
 // under test is our orchestration: login check first, secrets from .dev.vars over stdin, deploy,
 // and the webhook pointed at the deployed URL when there is no --domain.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,5 +92,41 @@ describe("--deploy", () => {
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toMatch(/--deploy needs wrangler/);
     expect(existsSync(join(cwd, "nowrangler"))).toBe(false);
+  });
+});
+
+describe("install", () => {
+  function fakePackageManager(name: string, exitCode = 0) {
+    const bin = tempDir("csf-pm-");
+    const log = join(bin, "calls.jsonl");
+    writeFileSync(
+      join(bin, name),
+      `#!/bin/sh\necho "{\\"pm\\":\\"${name}\\",\\"args\\":\\"$*\\",\\"cwd\\":\\"$PWD\\"}" >> "${log}"\necho "${name} install output"\nexit ${exitCode}\n`,
+    );
+    chmodSync(join(bin, name), 0o755);
+    const calls = () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []);
+    return { env: { PATH: `${bin}${delimiter}${process.env.PATH}` }, calls };
+  }
+
+  it("installs with the package manager that launched it (npm_config_user_agent), in the project", async () => {
+    const cwd = tempDir();
+    const pnpm = fakePackageManager("pnpm");
+    const result = await runCli(["viapnpm", "--yes", "--no-git", "--no-stripe"], {
+      cwd,
+      env: { ...pnpm.env, npm_config_user_agent: "pnpm/9.12.0 npm/? node/v22.12.0 linux x64" },
+    });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(pnpm.calls()).toEqual([{ pm: "pnpm", args: "install", cwd: join(cwd, "viapnpm") }]);
+    expect(result.stdout).toMatch(/pnpm dev/);
+  });
+
+  it("a failing install is reported in one line, after the scaffold is in place", async () => {
+    const cwd = tempDir();
+    const npm = fakePackageManager("npm", 1);
+    const result = await runCli(["badinstall", "--yes", "--no-git", "--no-stripe", "--pm", "npm"], { cwd, env: npm.env });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/npm install failed \(exit 1\)/);
+    expect(result.stdout).toMatch(/Done before stopping:[\s\S]*wrote \.dev\.vars/);
+    expect(existsSync(join(cwd, "badinstall", "package.json"))).toBe(true);
   });
 });

@@ -39,6 +39,7 @@ describe("npm package", () => {
     const project = join(cwd, "from-tarball");
     const gitignore = readFileSync(join(project, ".gitignore"), "utf8");
     for (const entry of ["node_modules", ".dev.vars", ".wrangler"]) expect(gitignore).toMatch(new RegExp(`^${entry.replace(".", "\\.")}$`, "m"));
+    expect(gitignore).toBe(readFileSync(join(ROOT, "templates/default/_gitignore"), "utf8"));
     expect(existsSync(join(project, "_gitignore"))).toBe(false);
     expect(readDevVarsFile(project).DB_SECRET.length).toBeGreaterThanOrEqual(32);
   });

@@ -307,13 +307,15 @@ describe("other paths", () => {
     expect(stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
     expect(stripe.list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
 
-    const second = await run(["later", "--yes", "--no-install", "--no-git", "--currency", "jpy", "--price", "500", "--domain", "later.example.com", ...keyFlags()], cwd);
+    // Only --domain this time: the price and currency of the first run are kept.
+    const second = await run(["later", "--yes", "--no-install", "--no-git", "--domain", "later.example.com", ...keyFlags()], cwd);
     expect(second.exitCode, second.all).toBe(0);
     const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("later"));
     expect(endpoints.map((e) => e.url)).toEqual(["https://later.example.com/stripe-webhook"]);
     expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
     const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"));
     expect(links).toHaveLength(1);
+    expect(stripe.list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
     expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/");
     expect(readWranglerConfig(join(cwd, "later")).config.routes).toEqual([{ pattern: "later.example.com", custom_domain: true }]);
   });
@@ -334,6 +336,26 @@ describe("other paths", () => {
     expect(readDevVarsFile(join(cwd, "homekeys")).STRIPE_SECRET).toBe(stripe.keys.restricted);
   });
 
+  it("scaffolds without install (time reported, not asserted)", async () => {
+    const cwd = tempDir();
+    const started = performance.now();
+    const result = await run(["timed", "--yes", "--no-install", "--no-git", "--no-stripe"], cwd);
+    const elapsed = performance.now() - started;
+    expect(result.exitCode, result.all).toBe(0);
+    expect(readJson(join(cwd, "timed", "package.json")).name).toBe("timed");
+    console.info(`scaffold --no-install --no-stripe --no-git: ${elapsed.toFixed(0)} ms wall clock, Node start included`);
+  });
+
+  it("skips git with a note when no git identity is configured", async () => {
+    const cwd = tempDir();
+    const result = await run(["noident", "--yes", "--no-install", "--no-stripe"], cwd, {
+      GIT_AUTHOR_NAME: undefined, GIT_AUTHOR_EMAIL: undefined, GIT_COMMITTER_NAME: undefined, GIT_COMMITTER_EMAIL: undefined,
+    } as unknown as Record<string, string>);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/Skipped git: git has no user\.name\/user\.email/);
+    expect(existsSync(join(cwd, "noident", ".git"))).toBe(false);
+  });
+
   it("accepts '.' as the directory", async () => {
     const cwd = join(tempDir(), "dot-project");
     mkdirSync(cwd);
@@ -346,11 +368,10 @@ describe("other paths", () => {
   it("copies a giget source (gh:owner/repo/path#ref, served from 127.0.0.1), renaming _gitignore", async () => {
     // Laid out like a GitHub tarball: one top folder, the template in a subfolder of the repo.
     const staging = tempDir();
-    const top = join(staging, "acme-fork-0123abc");
-    mkdirSync(join(top, "templates"), { recursive: true });
-    execFileSync("cp", ["-r", join(ROOT, "templates/default"), join(top, "templates/default")]);
-    execFileSync("rm", ["-rf", join(top, "templates/default/node_modules"), join(top, "templates/default/.gitignore")]);
-    execFileSync("tar", ["-czf", join(staging, "t.tar.gz"), "-C", staging, "acme-fork-0123abc"]);
+    execFileSync("tar", [
+      "-czf", join(staging, "t.tar.gz"), "--exclude=node_modules", "--exclude=./templates/default/.gitignore",
+      "--transform", "s,^\\.,acme-fork-0123abc,", "-C", ROOT, "./templates/default",
+    ]);
     const tarball = readFileSync(join(staging, "t.tar.gz"));
     const asked: string[] = [];
     const server = createServer((req, res) => {
@@ -369,7 +390,8 @@ describe("other paths", () => {
       const dir = join(cwd, "remote");
       expect(readJson(join(dir, "package.json")).name).toBe("remote");
       expect(readWranglerConfig(dir).config.name).toBe("remote");
-      expect(readFileSync(join(dir, ".gitignore"), "utf8")).toMatch(/^\.dev\.vars$/m);
+      // The template's own ignore list arrived (renamed from _gitignore), not only our fallback entries.
+      expect(readFileSync(join(dir, ".gitignore"), "utf8")).toBe(readFileSync(join(ROOT, "templates/default/_gitignore"), "utf8"));
       expect(existsSync(join(dir, "_gitignore"))).toBe(false);
       // A source that does not exist fails cleanly and leaves no folder behind.
       const missing = await run(["nowhere", "--yes", "--no-install", "--no-stripe", "--template", "gh:acme/missing#v1"], cwd, env);

@@ -62,7 +62,7 @@ export interface CliOptions {
 export function cleanEnv(home: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const key of ["PATH", "LANG", "TERM", "TMPDIR", "SystemRoot"]) if (process.env[key]) env[key] = process.env[key];
-  return {
+  const all: Record<string, string | undefined> = {
     ...env,
     HOME: home,
     NO_COLOR: "1",
@@ -74,6 +74,8 @@ export function cleanEnv(home: string, extra: Record<string, string | undefined>
     npm_config_update_notifier: "false",
     ...extra,
   };
+  // A key given as undefined in `extra` removes it (e.g. to run without a git identity).
+  return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined));
 }
 
 /** Runs `create-stripeflare ...args`; never throws on a non-zero exit (check `exitCode`). */
