@@ -10,6 +10,7 @@
 // and the exact command. These are benchmarks, not tests: they compare ratios measured side
 // by side in one run and never pass or fail on a timing.
 import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { machine, resultsDir } from "./lib/env.mjs";
 import { table } from "./lib/table.mjs";
@@ -34,7 +35,7 @@ console.log(`node ${info.node}; wrangler ${info.wrangler}; ${info.workerd}; comm
 
 function save(part, result) {
   const file = join(resultsDir, `${part}.json`);
-  writeFileSync(file, JSON.stringify({ part, command, quick, machine: { ...machine(), loadavgAtEnd: undefined }, finishedAt: new Date().toISOString(), result }, null, 2) + "\n");
+  writeFileSync(file, JSON.stringify({ part, command, quick, machine: { ...machine(), loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) }, finishedAt: new Date().toISOString(), result }, null, 2) + "\n");
   console.log(`→ ${file}\n`);
 }
 
@@ -75,7 +76,7 @@ if (selected.includes("worker") || selected.includes("users")) {
   const env = await setup({ users: 100 });
   try {
     if (!env.hasWallet) console.log("NOTE: templates/default/src/stripeflare/index.ts is missing: bare Worker only.\n");
-    if (env.webhook) show("Webhook handling (end to end)", Object.entries(env.webhook).filter(([k]) => k !== "note").map(([k, s]) => ({ path: k, ...s })), env.webhook.note);
+    if (env.webhook) show("Webhook handling (end to end)", Object.entries(env.webhook).filter(([, s]) => s && typeof s === "object" && "p50" in s).map(([k, s]) => ({ path: k, ...s })), env.webhook.note);
     if (selected.includes("worker")) {
       const r = await paidRequest(env, { rounds: quick ? 2 : 5, n: n(300), throughputN: n(1500) });
       show("Paid request latency (sequential)", r.latency.rows, r.latency.about);
@@ -96,6 +97,8 @@ if (selected.includes("worker") || selected.includes("users")) {
     console.error(env.output().slice(-3000));
     throw error;
   } finally {
+    // wrangler dev's own log (errors, object resets), kept for diagnosis, not committed.
+    writeFileSync(join(resultsDir, "wrangler-dev.log.tmp"), env.output());
     await env.close();
   }
 }

@@ -1,6 +1,6 @@
-// Load the wallet's own identity functions (templates/default/src/stripeflare/identity.ts)
-// into Node, bundled with esbuild, so the crypto microbenchmark times the real code, not a
-// copy of it. Until the wallet exists this returns no cases and says so.
+// Load the wallet's own identity functions (templates/default/src/stripeflare/identity.ts,
+// and verifyWebhook from stripe.ts) into Node, bundled with esbuild, so the crypto
+// microbenchmark times the real code, not a copy of it. Without the wallet: no cases.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -12,10 +12,19 @@ export async function loadWalletIdentity(secret = "bench-db-secret-0123456789abc
   if (!existsSync(source)) return { cases: [], note: "wallet identity.ts not present: only reference primitives measured" };
   const { build } = await import(pathToFileURL(join(root, "node_modules/esbuild/lib/main.js")).href);
   const dir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-identity-"));
-  const outfile = join(dir, "identity.mjs");
+  const stripeSource = join(walletDir, "stripe.ts");
   try {
-    await build({ entryPoints: [source], outfile, bundle: true, format: "esm", platform: "neutral", logLevel: "error" });
-    const id = await import(pathToFileURL(outfile).href);
+    await build({
+      entryPoints: [source, ...(existsSync(stripeSource) ? [stripeSource] : [])],
+      outdir: dir,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      logLevel: "error",
+    });
+    const id = await import(pathToFileURL(join(dir, "identity.mjs")).href);
+    const wh = existsSync(stripeSource) ? await import(pathToFileURL(join(dir, "stripe.mjs")).href) : null;
     const minted = await id.mintToken();
     const accountRef = await id.encodeReference(secret, { account: minted.account });
     const visitorRef = await id.encodeReference(secret, { account: minted.account, tokenHash: minted.hash });
@@ -34,7 +43,13 @@ export async function loadWalletIdentity(secret = "bench-db-secret-0123456789abc
       { name: "wallet: decodeReference, visitor id (webhook)", fn: () => id.decodeReference(secret, visitorRef), n: 5000 },
       { name: "wallet: decodeReference, account id (webhook)", fn: () => id.decodeReference(secret, accountRef), n: 5000 },
     ];
-    return { cases, note: `wallet identity.ts loaded (exports: ${Object.keys(id).join(", ")})` };
+    if (wh?.verifyWebhook) {
+      const { signedEvent, checkoutCompleted, webhookSecret } = await import("./stripe.mjs");
+      const { payload, header } = await signedEvent(checkoutCompleted({ clientReferenceId: visitorRef, amount: 500, email: "bench@example.com", paymentIntent: "pi_bench" }));
+      const body = new TextEncoder().encode(payload);
+      cases.push({ name: "wallet: verifyWebhook (WebCrypto HMAC + JSON.parse)", fn: () => wh.verifyWebhook(body, header, webhookSecret), n: 2000 });
+    }
+    return { cases, note: `wallet's own identity.ts${wh ? " and stripe.ts" : ""} bundled with esbuild and loaded in Node` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

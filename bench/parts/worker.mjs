@@ -22,6 +22,8 @@ export const VARIANTS = {
   "wallet-declared": { path: "/declared", side: "wallet", about: "withStripeflare, price declared (prices option)" },
   "wallet-xprice": { path: "/xprice", side: "wallet", about: "withStripeflare, X-Price after the handler" },
   "wallet-ctxcharge": { path: "/ctxcharge", side: "wallet", about: "withStripeflare, ctx.charge(1) in the handler" },
+  // Not a paid request: the session read alone (no write, so no mirror), for comparison.
+  "wallet-me": { path: "/me", side: "wallet", unpaid: true, about: "withStripeflare, GET /me (read only, nothing charged)" },
 };
 
 /** Start the bench Worker (with the wallet when it exists) and fund `users` visitors on both sides. */
@@ -77,6 +79,9 @@ export async function setup({ users = 100 } = {}) {
     throw Object.assign(error, { serverOutput: server.output() });
   }
   const variants = Object.fromEntries(Object.entries(VARIANTS).filter(([, v]) => hasWallet || v.side === "bare"));
+  // Durable Object calls made while funding: 3 webhook deliveries and 2 GET /me per user,
+  // plus one bare seed (the "idle" phase, before any load).
+  const fundingCalls = JSON.parse((await request(origin, "/__bench/counts")).body).counts;
   return {
     origin,
     source: { from: src.source, commit: src.commit },
@@ -91,6 +96,9 @@ export async function setup({ users = 100 } = {}) {
           "first payment (creates the account)": summary(webhook.newAccount),
           "same event delivered again (no credit)": summary(webhook.duplicate),
           "second payment (existing account)": summary(webhook.topUp),
+          doCallsWhileFunding: fundingCalls,
+          stripeApiCallsWhileFunding: stripe.calls.length,
+          webhooksDelivered: 3 * users,
         }
       : null,
     stripeCalls: stripe.calls,
@@ -114,7 +122,7 @@ async function runVariant(env, name, { n, concurrency, userCount, agent }) {
     agent,
     make: (i) => ({ path: v.path, headers: { authorization: `Bearer ${env.users[i % userCount].token}` } }),
     inspect: (res, i) => {
-      if (res.status === 200) env.charges[v.side][i % userCount]++;
+      if (res.status === 200 && !v.unpaid) env.charges[v.side][i % userCount]++;
       const key = `${res.headers["x-bench-do-calls"]} [${res.headers["x-bench-do-detail"]}]`;
       calls[key] = (calls[key] ?? 0) + 1;
       return res.status === 200 ? undefined : `${res.status} ${res.body.slice(0, 80)}`;
@@ -126,8 +134,12 @@ async function runVariant(env, name, { n, concurrency, userCount, agent }) {
 /** Interleaved rounds (order rotated each round) of every variant; samples pooled per variant. */
 async function interleaved(env, names, { rounds, n, concurrency, userCount, warmup = 50 }) {
   const agents = Object.fromEntries(names.map((name) => [name, keepAliveAgent(concurrency)]));
-  for (const name of names) await runVariant(env, name, { n: warmup, concurrency, userCount, agent: agents[name] });
-  const pooled = Object.fromEntries(names.map((name) => [name, { latencies: [], rps: [], statuses: {}, calls: {}, errors: {} }]));
+  const pooled = Object.fromEntries(names.map((name) => [name, { latencies: [], rps: [], statuses: {}, warmupStatuses: {}, calls: {}, errors: {} }]));
+  for (const name of names) {
+    const out = await runVariant(env, name, { n: warmup, concurrency, userCount, agent: agents[name] });
+    for (const [k, c] of Object.entries(out.statuses)) pooled[name].warmupStatuses[k] = (pooled[name].warmupStatuses[k] ?? 0) + c;
+    for (const [k, c] of Object.entries(out.tallies)) pooled[name].errors[k] = (pooled[name].errors[k] ?? 0) + c;
+  }
   for (let r = 0; r < rounds; r++) {
     const order = names.map((_, i) => names[(i + r) % names.length]);
     for (const name of order) {
@@ -145,7 +157,7 @@ async function interleaved(env, names, { rounds, n, concurrency, userCount, warm
     names.map((name) => {
       const p = pooled[name];
       const rps = [...p.rps].sort((a, b) => a - b);
-      return [name, { ...summary(p.latencies), rps: round(rps[Math.floor(rps.length / 2)], 0), rpsPerRound: p.rps.map((x) => round(x, 0)), statuses: p.statuses, doCalls: p.calls, errors: p.errors }];
+      return [name, { ...summary(p.latencies), rps: round(rps[Math.floor(rps.length / 2)], 0), rpsPerRound: p.rps.map((x) => round(x, 0)), statuses: p.statuses, warmupStatuses: p.warmupStatuses, doCalls: p.calls, errors: p.errors }];
     }),
   );
 }
@@ -172,7 +184,7 @@ function rowsFor(results, baseFor) {
 const pairedBare = (name) => (name === "wallet-declared" || name === "bare-2rt" ? "bare-1rt" : name.startsWith("wallet") ? "bare-2rt" : "bare-1rt");
 
 export async function paidRequest(env, { rounds = 5, n = 300, throughputN = 1500, concurrency = 16 } = {}) {
-  const names = Object.keys(env.variants);
+  const names = Object.keys(env.variants).filter((name) => !env.variants[name].unpaid);
   const userCount = Math.min(10, env.users.length);
   const latency = await interleaved(env, names, { rounds, n, concurrency: 1, userCount });
   const throughput = await interleaved(env, names, { rounds: Math.max(2, Math.ceil(rounds / 2)), n: throughputN, concurrency, userCount: env.users.length });
@@ -207,10 +219,11 @@ function byPhase(counts, phase) {
 }
 
 export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds = 2, n = 1500, concurrency = 16 } = {}) {
-  const names = Object.keys(env.variants).filter((v) => ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-xprice"].includes(v));
+  const names = Object.keys(env.variants).filter((v) => ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-xprice", "wallet-me"].includes(v));
   await control(env, "/__bench/reset?phase=load");
   const perUsers = {};
   for (const userCount of userCounts) {
+    await control(env, `/__bench/phase?name=load-${userCount}`);
     perUsers[userCount] = await interleaved(env, names, { rounds, n, concurrency, userCount: Math.min(userCount, env.users.length), warmup: 20 });
   }
   // Load over: from now on, calls to the aggregate are the mirror catching up.
@@ -229,14 +242,14 @@ export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds =
     await sleep(250);
   }
   const counts = (await control(env, "/__bench/counts")).counts;
-  const during = byPhase(counts, "load");
+  const during = Object.fromEntries(userCounts.map((u) => [`${u} users`, byPhase(counts, `load-${u}`)]));
   const converged = env.hasWallet ? await aggregateMatches(env) : null;
   const rows = [];
   for (const name of names) {
     for (const userCount of userCounts) {
       const s = perUsers[userCount][name];
       const one = perUsers[userCounts[0]][name];
-      const base = perUsers[userCount][pairedBare(name)];
+      const base = perUsers[userCount][name === "wallet-me" ? "bare-1rt" : pairedBare(name)];
       rows.push({
         variant: name,
         users: userCount,
