@@ -4,13 +4,13 @@
 // checkout.session.completed; the Worker's Stripe reads go to scripts/stripe-local.ts),
 // reloads to see the balance, spends one cent. A second browser paying with the same card
 // logs in to the first wallet. Screenshots: test-results/screenshots/ (see README.md).
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanEnv, cleanupTempDirs, NODE_22, runCli, tempDir } from "./helpers";
 
 const root = join(import.meta.dirname, "..");
 const template = join(root, "templates/default");
@@ -67,21 +67,18 @@ describe("the page in headless Chromium against wrangler dev", () => {
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), "Chromium is installed (apt-get install chromium)").toBe(true);
     expect(existsSync(join(template, "node_modules/wrangler")), "templates/default has its dependencies (npm ci)").toBe(true);
-    if (!existsSync(join(root, "dist/index.js"))) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
     mkdirSync(screenshots, { recursive: true });
 
-    scratch = mkdtempSync(join(tmpdir(), "stripeflare-browser-"));
+    scratch = tempDir("stripeflare-browser-");
     project = join(scratch, "browser-app");
-    env = { ...process.env, PATH: [join(root, "node_modules/.bin"), process.env.PATH].join(delimiter), HOME: scratch, WRANGLER_SEND_METRICS: "false" };
-    for (const key of ["STRIPE_SECRET", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE"]) delete env[key];
-    for (const key of Object.keys(env)) if (key.startsWith("npm_package_") || key === "npm_lifecycle_event") delete env[key];
+    // Node 22 first on PATH (wrangler needs it), a scratch HOME, no Stripe keys.
+    env = cleanEnv(scratch, { PATH: [dirname(NODE_22), process.env.PATH].join(delimiter), WRANGLER_SEND_METRICS: "false" }) as NodeJS.ProcessEnv;
 
-    const scaffold = spawnSync(process.execPath, [cli(), project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes"], {
+    const scaffold = await runCli([project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes"], {
       cwd: scratch,
-      env,
-      encoding: "utf8",
+      env: { HOME: scratch },
     });
-    expect(scaffold.status, `${scaffold.stdout}\n${scaffold.stderr}`).toBe(0);
+    expect(scaffold.exitCode, scaffold.all).toBe(0);
     // Same package-lock.json as the template: reuse its installed dependencies.
     symlinkSync(join(template, "node_modules"), join(project, "node_modules"), "dir");
 
@@ -119,7 +116,7 @@ describe("the page in headless Chromium against wrangler dev", () => {
       } catch {}
       await new Promise((r) => setTimeout(r, 500));
     }
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    cleanupTempDirs();
   });
 
   it(
@@ -204,7 +201,3 @@ describe("the page in headless Chromium against wrangler dev", () => {
     await page.close();
   });
 });
-
-function cli() {
-  return join(root, "bin/create-stripeflare.js");
-}

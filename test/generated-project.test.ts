@@ -1,37 +1,39 @@
 // A fork that works: a fresh project scaffolded by the built CLI (with --no-stripe, as a user
 // without a Stripe account would) installs, passes its own `npm test`, and bundles with
 // `npx wrangler deploy --dry-run`. Nothing is mocked: real npm, real wrangler, real workerd.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanEnv, cleanupTempDirs, fileMode, NODE_22, readJson, readWranglerConfig, runCli, tempDir } from "./helpers";
 
-const root = join(import.meta.dirname, "..");
-const cli = join(root, "bin/create-stripeflare.js");
 const MINUTE = 60_000;
 
-/** Node 22 (root devDependency `node@22`) first on PATH: wrangler and vitest 5 need it. */
-function testEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: [join(root, "node_modules/.bin"), process.env.PATH].join(delimiter),
-    // A scratch HOME: the CLI must not find ~/.stripeflare.dev.vars, wrangler no login.
-    HOME: home,
-    npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? home, ".npm"),
+/**
+ * What a developer's shell has in the new project: a scratch HOME (no ~/.stripeflare.dev.vars,
+ * no wrangler login), no Stripe keys, and Node 22 (root devDependency `node@22`) first on
+ * PATH, since wrangler and vitest 5 need it. npm's cache stays the real one, for --prefer-offline.
+ */
+function projectEnv(home: string): NodeJS.ProcessEnv {
+  const realHome = process.env.HOME ?? home;
+  // How this machine reaches the npm registry (proxy, CA bundle, ~/.npmrc) stays as it is.
+  const network = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => /^(https?_proxy|no_proxy|node_extra_ca_certs|ssl_cert_(file|dir))$/i.test(key)),
+  );
+  const env = cleanEnv(home, {
+    ...network,
+    PATH: [dirname(NODE_22), process.env.PATH].join(delimiter),
+    npm_config_userconfig: process.env.npm_config_userconfig ?? join(realHome, ".npmrc"),
+    npm_config_cache: process.env.npm_config_cache ?? join(realHome, ".npm"),
     WRANGLER_SEND_METRICS: "false",
     CI: "true",
-  };
-  for (const key of ["STRIPE_SECRET", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE", "CLOUDFLARE_API_TOKEN"]) delete env[key];
-  // Variables npm sets for the root's own `npm test` would leak into the project's scripts.
-  for (const key of Object.keys(env)) if (key.startsWith("npm_package_") || key === "npm_lifecycle_event") delete env[key];
-  return env;
+  });
+  return env as NodeJS.ProcessEnv;
 }
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeout: number) {
   const result = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout, maxBuffer: 64 * 1024 * 1024 });
-  const output = `${result.stdout ?? ""}\n${result.stderr ?? ""}`;
-  return { status: result.status, output };
+  return { status: result.status, output: `${result.stdout ?? ""}\n${result.stderr ?? ""}` };
 }
 
 describe("a freshly scaffolded project (--no-stripe)", () => {
@@ -39,31 +41,25 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
   let project: string;
   let env: NodeJS.ProcessEnv;
 
-  beforeAll(() => {
-    if (!existsSync(join(root, "dist/index.js"))) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
-    scratch = mkdtempSync(join(tmpdir(), "stripeflare-fork-"));
+  beforeAll(async () => {
+    scratch = tempDir("stripeflare-fork-");
     project = join(scratch, "my-paid-api");
-    env = testEnv(scratch);
-    const scaffold = run(
-      process.execPath,
-      [cli, project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes"],
-      scratch,
-      env,
-      MINUTE,
-    );
-    expect(scaffold.status, scaffold.output).toBe(0);
+    env = projectEnv(scratch);
+    const scaffold = await runCli([project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes"], {
+      cwd: scratch,
+      env: { HOME: scratch },
+    });
+    expect(scaffold.exitCode, scaffold.all).toBe(0);
   }, 2 * MINUTE);
 
-  afterAll(() => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  afterAll(() => cleanupTempDirs());
 
   it("has the contract's files, named for the project", () => {
-    const pkg = JSON.parse(readFileSync(join(project, "package.json"), "utf8"));
+    const pkg = readJson(join(project, "package.json"));
     expect(pkg.name).toBe("my-paid-api");
     expect(Object.keys(pkg.scripts)).toEqual(expect.arrayContaining(["dev", "deploy", "test", "types", "pay"]));
-    expect(readFileSync(join(project, "wrangler.jsonc"), "utf8")).toMatch(/"name":\s*"my-paid-api"/);
-    expect(statSync(join(project, ".dev.vars")).mode & 0o777).toBe(0o600);
+    expect(readWranglerConfig(project).config.name).toBe("my-paid-api");
+    expect(fileMode(join(project, ".dev.vars"))).toBe(0o600);
     const gitignore = readFileSync(join(project, ".gitignore"), "utf8").split(/\r?\n/);
     for (const entry of ["node_modules", ".dev.vars", ".wrangler"]) expect(gitignore).toContain(entry);
     expect(existsSync(join(project, "_gitignore"))).toBe(false);
@@ -82,6 +78,11 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
       expect(test.status, test.output).toBe(0);
       expect(test.output).toMatch(/Tests\s+.*\d+ passed/);
       expect(test.output).not.toMatch(/\d+ failed/);
+
+      // The local payment command runs in the fresh install (its imports resolve there).
+      const payHelp = run("npm", ["run", "--silent", "pay", "--", "--help"], project, env, MINUTE);
+      expect(payHelp.status, payHelp.output).toBe(0);
+      expect(payHelp.output).toContain("checkout.session.completed");
 
       const dryRun = run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(scratch, "bundle")], project, env, 5 * MINUTE);
       expect(dryRun.status, dryRun.output).toBe(0);
