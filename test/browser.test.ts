@@ -5,7 +5,7 @@
 // reloads to see the balance, spends one cent. A second browser paying with the same card
 // logs in to the first wallet. Screenshots: test-results/screenshots/ (see README.md).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -85,10 +85,20 @@ describe("the page in headless Chromium against wrangler dev", () => {
     // The stand-in gets a free port (the README's default, 12111, may be taken on this machine).
     const stripePort = await freePort();
     writeFileSync(join(project, ".dev.vars"), readFileSync(join(project, ".dev.vars"), "utf8") + `STRIPE_API_BASE=http://127.0.0.1:${stripePort}\n`);
+    const before = readFileSync(join(project, ".dev.vars"), "utf8");
     const setup = pay("--setup");
     expect(setup.status, setup.output).toBe(0);
     const devVars = readFileSync(join(project, ".dev.vars"), "utf8");
+    // Local-only values where they were empty; everything else (DB_SECRET, comments, our
+    // STRIPE_API_BASE) kept, and the file stays private.
     expect(devVars).toMatch(/^STRIPE_WEBHOOK_SIGNING_SECRET=whsec_\S{20,}$/m);
+    expect(devVars).toMatch(/^STRIPE_SECRET=sk_test_stripeflare_local_stand_in$/m);
+    expect(devVars).toContain(`STRIPE_API_BASE=http://127.0.0.1:${stripePort}\n`);
+    expect(devVars).toContain(/^DB_SECRET=.*$/m.exec(before)![0]);
+    expect(statSync(join(project, ".dev.vars")).mode & 0o777).toBe(0o600);
+    const again = pay("--setup");
+    expect(again.output).toContain("ready for local payments");
+    expect(readFileSync(join(project, ".dev.vars"), "utf8")).toBe(devVars);
 
     const port = await freePort();
     const inspectorPort = await freePort();
