@@ -1,15 +1,16 @@
 // The published package, not the repository: npm pack, unpack, scaffold from the tarball.
 // npm never ships files named .gitignore, so this is where a missing _gitignore would show.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, ROOT, tempDir } from "./helpers/index.js";
+import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, ROOT, startStripeStandIn, tempDir } from "./helpers/index.js";
 
 afterAll(() => cleanupTempDirs());
 
 describe("npm package", () => {
-  it("ships bin, dist and the template (with _gitignore, without local state) and scaffolds from the tarball", () => {
+  it("ships bin, dist and the template (with _gitignore, without local state) and scaffolds from the tarball", async () => {
     const out = tempDir();
     const npmEnv = { ...process.env, npm_config_update_notifier: "false" };
     // --ignore-scripts: no prepack rebuild here, other test files are running dist/ right now
@@ -24,18 +25,30 @@ describe("npm package", () => {
     for (const file of files) expect(file).not.toMatch(/(^|\/)(node_modules|\.wrangler|\.dev\.vars|test-results|\.stripeflare\.json)(\/|$)/);
     expect(files.some((f) => f.startsWith("src/") || f.startsWith("test/"))).toBe(false);
     const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
-    expect(Object.keys(manifest.dependencies)).toEqual(["stripe"]);
+    // Everything is bundled: installing the CLI installs nothing else.
+    expect(manifest.dependencies ?? {}).toEqual({});
 
     execFileSync("tar", ["-xzf", join(out, packed.filename), "-C", out]);
     const pkg = join(out, "package");
-    // Stand in for `npm install`'s one dependency without the network.
-    symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"), "dir");
+    // No node_modules next to the unpacked package: it must run on its own, as npx would run it.
     const cwd = tempDir();
-    execFileSync(NODE_22, [join(pkg, "bin", "create-stripeflare.js"), "from-tarball", "--yes", "--no-install", "--no-git", "--no-stripe"], {
-      cwd,
-      env: cleanEnv(cwd) as NodeJS.ProcessEnv,
-      stdio: "pipe",
-    });
+    const stripe = await startStripeStandIn();
+    try {
+      // Async: the stand-in answers from this process, so it must not be blocked.
+      const args = ["from-tarball", "--yes", "--no-install", "--no-git", "--domain", "t.example.com",
+        "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
+      const result = await execa(NODE_22, [join(pkg, "bin", "create-stripeflare.js"), ...args], {
+        cwd,
+        env: cleanEnv(cwd, { STRIPE_API_BASE: stripe.url }),
+        extendEnv: false,
+        reject: false,
+        all: true,
+      });
+      expect(result.exitCode, result.all).toBe(0);
+      expect(stripe.list("webhook_endpoint")).toHaveLength(1);
+    } finally {
+      await stripe.close();
+    }
     const project = join(cwd, "from-tarball");
     const gitignore = readFileSync(join(project, ".gitignore"), "utf8");
     for (const entry of ["node_modules", ".dev.vars", ".wrangler"]) expect(gitignore).toMatch(new RegExp(`^${entry.replace(".", "\\.")}$`, "m"));
