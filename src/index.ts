@@ -145,12 +145,13 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   let stripeKeys: { secret: string; publishable: string; mode: StripeMode } | undefined;
   if (flags.stripe) {
     const homeVars = readHomeVars();
-    let secret = lookupKey(flags.stripeSecret, "STRIPE_SECRET", process.env, homeVars)?.value;
+    const projectVars = resuming ? readDevVars(root) : {};
+    let secret = lookupKey(flags.stripeSecret, "STRIPE_SECRET", process.env, homeVars, projectVars)?.value;
     if (!secret && interactive) secret = await ask.askStripeSecret();
     if (!secret && !interactive) fail("missing Stripe secret key: pass --stripe-secret <key> (or set STRIPE_SECRET), or --no-stripe to scaffold only");
     if (secret) {
       const mode = guard(() => secretKeyMode(secret!));
-      let publishable = lookupKey(flags.stripePublishableKey, "STRIPE_PUBLISHABLE_KEY", process.env, homeVars)?.value;
+      let publishable = lookupKey(flags.stripePublishableKey, "STRIPE_PUBLISHABLE_KEY", process.env, homeVars, projectVars)?.value;
       if (!publishable && interactive) publishable = await ask.askPublishableKey(mode);
       if (!publishable) fail("missing Stripe publishable key: pass --stripe-publishable-key <pk_…> (or set STRIPE_PUBLISHABLE_KEY)");
       const publishableMode = guard(() => publishableKeyMode(publishable!));

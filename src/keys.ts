@@ -9,7 +9,7 @@ export type StripeMode = "test" | "live";
 
 export interface KeySource {
   value: string;
-  from: "flag" | "environment" | "~/.stripeflare.dev.vars" | "prompt";
+  from: "flag" | "environment" | "project .dev.vars" | "~/.stripeflare.dev.vars" | "prompt";
 }
 
 export const HOME_VARS_FILE = ".stripeflare.dev.vars";
@@ -23,14 +23,20 @@ export function readHomeVars(home = homedir()): Record<string, string> {
   }
 }
 
+/**
+ * Flag, environment, then (on a rerun) the project's own .dev.vars, then ~/.stripeflare.dev.vars.
+ * The project's file comes before the home file so a rerun never silently switches accounts.
+ */
 export function lookupKey(
   flag: string | undefined,
   envName: "STRIPE_SECRET" | "STRIPE_PUBLISHABLE_KEY",
   env: NodeJS.ProcessEnv,
   homeVars: Record<string, string>,
+  projectVars: Record<string, string> = {},
 ): KeySource | undefined {
   if (flag) return { value: flag.trim(), from: "flag" };
   if (env[envName]) return { value: env[envName]!.trim(), from: "environment" };
+  if (projectVars[envName]) return { value: projectVars[envName].trim(), from: "project .dev.vars" };
   if (homeVars[envName]) return { value: homeVars[envName].trim(), from: "~/.stripeflare.dev.vars" };
   return undefined;
 }

@@ -307,8 +307,9 @@ describe("other paths", () => {
     expect(stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
     expect(stripe.list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
 
-    // Only --domain this time: the price and currency of the first run are kept.
-    const second = await run(["later", "--yes", "--no-install", "--no-git", "--domain", "later.example.com", ...keyFlags()], cwd);
+    // Only --domain this time: the price, the currency and the keys (from the project's .dev.vars)
+    // of the first run are kept.
+    const second = await run(["later", "--yes", "--no-install", "--no-git", "--domain", "later.example.com"], cwd);
     expect(second.exitCode, second.all).toBe(0);
     const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("later"));
     expect(endpoints.map((e) => e.url)).toEqual(["https://later.example.com/stripe-webhook"]);
