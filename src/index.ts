@@ -140,8 +140,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   const title = flags.title?.trim() || (interactive && !resuming ? await ask.askTitle(name) : name);
   const pm = flags.pm ?? detectPackageManager();
 
-  // 3. Stripe keys: flag, environment, ~/.stripeflare.dev.vars, prompt. Checked against the API
-  //    before anything is created anywhere.
+  // 3. Stripe keys: flag, environment, project .dev.vars (rerun), ~/.stripeflare.dev.vars, prompt.
+  //    Checked against the API before anything is created anywhere.
   let stripeKeys: { secret: string; publishable: string; mode: StripeMode } | undefined;
   if (flags.stripe) {
     const homeVars = readHomeVars();

@@ -8,6 +8,10 @@ import { currencyExponent, formatMinorUnits, toMinorUnits } from "../src/money.j
 import { detectPackageManager } from "../src/package-manager.js";
 import { isValidProjectName, normalizeDomain, suggestProjectName } from "../src/project-name.js";
 import { editWranglerConfig, parseJsonc } from "../src/wrangler-config.js";
+import { copyTemplateDir, ensureGitignore, isEmptyDir } from "../src/template.js";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 
 describe("money", () => {
@@ -110,5 +114,33 @@ describe("secrets on screen", () => {
     expect(maskSecret("short")).toBe("…");
     expect(secretKeyMode("rk_live_abcdefghij")).toBe("live");
     expect(() => secretKeyMode("pk_test_abcdefghij")).toThrow(/publishable/);
+  });
+});
+
+describe("template copy", () => {
+  it("skips local state and secrets, renames _gitignore, and completes .gitignore", () => {
+    const dir = mkdtempSync(join(tmpdir(), "csf-copy-"));
+    try {
+      const from = join(dir, "from");
+      for (const sub of ["node_modules/x", ".wrangler/state", "test-results", "src", ".git"]) mkdirSync(join(from, sub), { recursive: true });
+      writeFileSync(join(from, "package.json"), "{}");
+      writeFileSync(join(from, "src/index.ts"), "export {}");
+      writeFileSync(join(from, ".dev.vars"), "DB_SECRET=someone-elses");
+      writeFileSync(join(from, ".dev.vars.example"), "DB_SECRET=");
+      writeFileSync(join(from, "node_modules/x/index.js"), "");
+      writeFileSync(join(from, "_gitignore"), "dist\n");
+      const copied = copyTemplateDir(from, join(dir, "to"));
+      expect(copied.sort()).toEqual([".dev.vars.example", ".gitignore", "package.json", "src/index.ts"]);
+      expect(readdirSync(join(dir, "to")).sort()).toEqual([".dev.vars.example", ".gitignore", "package.json", "src"]);
+      ensureGitignore(join(dir, "to"));
+      const lines = readFileSync(join(dir, "to/.gitignore"), "utf8").split("\n");
+      for (const entry of ["dist", "node_modules", ".dev.vars", ".wrangler"]) expect(lines).toContain(entry);
+      mkdirSync(join(dir, "only-git/.git"), { recursive: true });
+      expect(isEmptyDir(join(dir, "only-git"))).toBe(true);
+      expect(isEmptyDir(join(dir, "to"))).toBe(false);
+      expect(isEmptyDir(join(dir, "missing"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
