@@ -79,6 +79,61 @@ export async function createPaymentIntent(params: Record<string, string>): Promi
   return body;
 }
 
+/** A call to the local Stripe stand-in (form-encoded params, or a JSON string for local routes). */
+export async function stripeApi<T = any>(method: "GET" | "POST", path: string, params: Record<string, string> | string = {}): Promise<T> {
+  const json = typeof params === "string";
+  const query = method === "GET" && !json ? `?${new URLSearchParams(params)}` : "";
+  const response = await fetch(`${testEnv.STRIPE_API_BASE}${path}${query}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${testEnv.STRIPE_SECRET}`,
+      "Content-Type": json ? "application/json" : "application/x-www-form-urlencoded",
+    },
+    body: method === "POST" ? (json ? params : new URLSearchParams(params)) : undefined,
+  });
+  const body = (await response.json()) as T;
+  if (!response.ok) throw new Error(`stripe-local ${method} ${path}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** An event as Stripe sends it, around any object. */
+export function stripeEvent(type: string, object: unknown): Stripe.Event {
+  return {
+    id: `evt_${crypto.randomUUID().replace(/-/g, "")}`,
+    object: "event",
+    api_version: "2026-10-28.endive",
+    created: Math.floor(Date.now() / 1000),
+    type,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object },
+  } as unknown as Stripe.Event;
+}
+
+/** The charge a checkout's PaymentIntent made (as the stand-in holds it now). */
+export async function chargeOfCheckout(event: Stripe.Event): Promise<Stripe.Charge> {
+  const intent = (event.data.object as { payment_intent: string }).payment_intent;
+  const pi = await stripeApi<Stripe.PaymentIntent>("GET", `/v1/payment_intents/${intent}`);
+  return stripeApi<Stripe.Charge>("GET", `/v1/charges/${pi.latest_charge}`);
+}
+
+/** Refunds (part of) a checkout's charge at Stripe; returns the refund and the charge.refunded event. */
+export async function refundCheckout(event: Stripe.Event, amount?: number) {
+  const charge = await chargeOfCheckout(event);
+  const refund = await stripeApi<Stripe.Refund>("POST", "/v1/refunds", { charge: charge.id, ...(amount ? { amount: String(amount) } : {}) });
+  // Like a real charge.refunded event: the charge as it is now, its refunds not expanded.
+  const refunded = await stripeApi<Stripe.Charge>("GET", `/v1/charges/${charge.id}`);
+  return { refund, charge: refunded, event: stripeEvent("charge.refunded", refunded) };
+}
+
+/** The dispute the stand-in opened on a checkout paid with pm_card_createDispute(Inquiry). */
+export async function disputeOfCheckout(event: Stripe.Event): Promise<Stripe.Dispute> {
+  const charge = await chargeOfCheckout(event);
+  const list = await stripeApi<Stripe.ApiList<Stripe.Dispute>>("GET", "/v1/disputes", { charge: charge.id });
+  return list.data[0]!;
+}
+
 export interface CheckoutOptions {
   reference: string | null;
   amount?: number;
@@ -102,7 +157,7 @@ export async function checkoutEvent(options: CheckoutOptions): Promise<Stripe.Ev
         ...(options.email ? { receipt_email: options.email } : {}),
       })
     : null;
-  const session = {
+  const session: Record<string, unknown> = {
     id: `cs_test_${crypto.randomUUID().replace(/-/g, "")}`,
     object: "checkout.session",
     amount_total: amount,
@@ -116,6 +171,9 @@ export async function checkoutEvent(options: CheckoutOptions): Promise<Stripe.Ev
     status: "complete",
     ...options.session,
   };
+  // Stripe keeps the completed session; the Worker looks it up by PaymentIntent for payments
+  // credited before the payment index recorded charge ids.
+  if (intent) await stripeApi("POST", "/local/checkout_sessions", JSON.stringify(session));
   return {
     id: `evt_${crypto.randomUUID().replace(/-/g, "")}`,
     object: "event",

@@ -11,7 +11,20 @@
 // object's single thread plus `transactionSync` make balance changes atomic and serialized.
 
 import { QueryableObject, runMigrations } from "dormroom";
-import { ACCOUNT_SCHEMA, chargeAccount, creditAccount, linkVisitor, readSession, revokeToken, rotateToken, addToken } from "./ledger";
+import {
+  ACCOUNT_SCHEMA,
+  addToken,
+  applyDispute,
+  applyRefunds,
+  chargeAccount,
+  creditAccount,
+  linkVisitor,
+  readSession,
+  revokeToken,
+  rotateToken,
+  statementRows,
+  upgradeLedger,
+} from "./ledger";
 import {
   AGGREGATE_SCHEMA,
   MIRROR_DELAY_MS,
@@ -24,7 +37,7 @@ import {
   pendingSnapshot,
   recordMirrorTarget,
 } from "./mirror";
-import { INDEX_SCHEMA, claimPayment } from "./payment-index";
+import { INDEX_SCHEMA, claimPayment, findPayment } from "./payment-index";
 import type {
   ChargeRequest,
   ChargeResult,
@@ -33,8 +46,13 @@ import type {
   CreditRequest,
   CreditResult,
   DatabaseSetup,
+  DisputeRequest,
   MirrorSnapshot,
+  PaymentRecord,
+  RefundRequest,
+  ReversalResult,
   SessionResult,
+  StatementRow,
   StripeflareEnv,
 } from "./types";
 
@@ -89,6 +107,26 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     const result = this.transaction(() => creditAccount(this.storage.sql, request));
     await this.scheduleMirror();
     return result;
+  }
+
+  async refund(setup: DatabaseSetup, request: RefundRequest): Promise<ReversalResult> {
+    this.ensure(setup, true);
+    const result = this.transaction(() => applyRefunds(this.storage.sql, request));
+    await this.scheduleMirror();
+    return result;
+  }
+
+  async dispute(setup: DatabaseSetup, request: DisputeRequest): Promise<ReversalResult> {
+    this.ensure(setup, true);
+    const result = this.transaction(() => applyDispute(this.storage.sql, request));
+    await this.scheduleMirror();
+    return result;
+  }
+
+  /** A page of the ledger, newest first. A visitor without a database has an empty one. */
+  async statement(setup: DatabaseSetup, before: number | null, limit: number): Promise<StatementRow[]> {
+    if (!this.ensure(setup, false)) return [];
+    return statementRows(this.storage.sql, before, limit);
   }
 
   async link(setup: DatabaseSetup, visitor: string, account: string, tokenHash: string | null): Promise<void> {
@@ -181,6 +219,11 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     return this.transaction(() => claimPayment(this.storage.sql, request));
   }
 
+  async payment(setup: DatabaseSetup, paymentIds: string[], checkoutSessions: string[] = []): Promise<PaymentRecord | null> {
+    this.ensure(setup, true);
+    return this.transaction(() => findPayment(this.storage.sql, paymentIds, checkoutSessions));
+  }
+
   // ----- internals ----------------------------------------------------------------------
 
   private get storage(): DurableObjectStorage {
@@ -213,6 +256,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
       }
       const schema =
         setup.role === "account" ? [...ACCOUNT_SCHEMA, ...OUTBOX_SCHEMA] : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
+      if (setup.role === "account") upgradeLedger(this.storage.sql);
       for (const statement of schema) this.storage.sql.exec(statement);
       if (setup.role === "account") {
         recordMirrorTarget(this.storage.sql, setup.name, setup.aggregate, JSON.stringify(setup.migrations), setup.migrationsKey);

@@ -4,19 +4,31 @@
 // not at all, and concurrent calls are serialized by the object itself.
 //
 // Ledger (`stripeflare_transactions`), one row per balance change:
-//   kind          'credit' (a paid checkout session), 'charge' (a request's price),
-//                 'rotate' (token rotation: 0 cents, an audit line; the balance stays put
-//                 because the account id does not change). Reserved for later issues:
-//                 'refund', 'dispute', 'adjustment'.
+//   kind          'credit' (a paid checkout session; "topup" in the statement), 'charge' (a
+//                 request's price), 'refund' (a Stripe refund), 'refund_reversed' (a refund
+//                 that failed or was canceled: the money comes back), 'dispute' (the amount a
+//                 dispute holds), 'dispute_won' (the hold released), 'dispute_lost' (0 cents:
+//                 the hold stays), 'rotate' (token rotation: 0 cents, an audit line).
 //   amount        signed cents: +credit, -charge
 //   balance_after users.balance right after this row
-//   reference     unique when present: the Stripe checkout session id of a credit (so a
-//                 redelivered event, even days later, cannot credit twice), later a
-//                 refund/dispute id
+//   reference     what the row is about: the Stripe object (cs_… of a credit, re_… of a
+//                 refund, dp_… of a dispute) or the request that charged ("GET /charge").
+//                 (kind, reference) is unique for Stripe kinds, so a redelivered event, even
+//                 days later, cannot apply twice.
 //   description, currency, created_at (ISO 8601 UTC, millisecond precision)
 // Invariant: users.balance = SUM(amount) for the account. Only /db/* (admin) can break it.
 
-import type { ChargeRequest, ChargeResult, CreditRequest, CreditResult, SessionResult } from "./types";
+import type {
+  ChargeRequest,
+  ChargeResult,
+  CreditRequest,
+  CreditResult,
+  DisputeRequest,
+  RefundRequest,
+  ReversalResult,
+  SessionResult,
+  StatementRow,
+} from "./types";
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -31,12 +43,33 @@ export const ACCOUNT_SCHEMA = [
     amount INTEGER NOT NULL,
     balance_after INTEGER NOT NULL,
     currency TEXT,
-    reference TEXT UNIQUE,
+    reference TEXT,
     description TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
   )`,
   `CREATE INDEX IF NOT EXISTS stripeflare_transactions_kind ON stripeflare_transactions(kind)`,
+  // Exactly once per Stripe object and outcome (a dispute has a hold and a release, both
+  // about the same dp_…). Charges and rotations share references ("GET /charge") freely.
+  `CREATE UNIQUE INDEX IF NOT EXISTS stripeflare_transactions_stripe ON stripeflare_transactions(kind, reference)
+    WHERE reference IS NOT NULL AND kind NOT IN ('charge', 'rotate')`,
 ];
+
+/**
+ * Databases written before refunds existed declared `reference TEXT UNIQUE` (one row per
+ * reference), which a dispute's hold and release cannot share. SQLite cannot drop a column
+ * constraint, so the table is rebuilt once, ids and rows unchanged. Runs before ACCOUNT_SCHEMA.
+ */
+export function upgradeLedger(sql: SqlStorage): void {
+  const table = sql
+    .exec<{ sql: string }>(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'stripeflare_transactions'`)
+    .toArray()[0];
+  if (!table || !/reference\s+TEXT\s+UNIQUE/i.test(table.sql)) return;
+  const columns = "id, kind, amount, balance_after, currency, reference, description, created_at";
+  sql.exec(ACCOUNT_SCHEMA[1]!.replace("IF NOT EXISTS stripeflare_transactions", "stripeflare_transactions_upgrade"));
+  sql.exec(`INSERT INTO stripeflare_transactions_upgrade (${columns}) SELECT ${columns} FROM stripeflare_transactions`);
+  sql.exec(`DROP TABLE stripeflare_transactions`);
+  sql.exec(`ALTER TABLE stripeflare_transactions_upgrade RENAME TO stripeflare_transactions`);
+}
 
 /** Charges `amount` cents in one statement; with allowNegativeBalance false it cannot overdraw. */
 export function chargeAccount(sql: SqlStorage, account: string, req: ChargeRequest): ChargeResult {
@@ -60,9 +93,10 @@ export function chargeAccount(sql: SqlStorage, account: string, req: ChargeReque
       : { charged: false, message: "User is not signed up yet and cannot be charged" };
   }
   sql.exec(
-    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description) VALUES ('charge', ?, ?, ?)`,
+    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, reference, description) VALUES ('charge', ?, ?, ?, ?)`,
     -req.amount,
     row.balance,
+    req.reference ?? null,
     req.description ?? null,
   );
   return { charged: true, message: "Successfully charged", balance: Number(row.balance) };
@@ -79,8 +113,7 @@ export function invalidAmount(amount: unknown): string | null {
  * written in the same transaction as the balance.
  */
 export function creditAccount(sql: SqlStorage, req: CreditRequest): CreditResult {
-  const seen = sql.exec(`SELECT 1 FROM stripeflare_transactions WHERE reference = ?`, req.reference).toArray();
-  if (seen.length > 0) {
+  if (ledgerRow(sql, "credit", req.reference)) {
     return { credited: false, duplicate: true, balance: balanceOf(sql, req.account) };
   }
   // Creates the account's row on its first payment; later payments add to it. Contact
@@ -200,6 +233,108 @@ export function revokeToken(sql: SqlStorage, tokenHash: string): void {
 
 export function addToken(sql: SqlStorage, tokenHash: string): void {
   sql.exec(`INSERT OR IGNORE INTO stripeflare_tokens (token_hash) VALUES (?)`, tokenHash);
+}
+
+// ---- money that goes back to the payer ------------------------------------------------
+
+/**
+ * Applies the refunds of one Stripe charge: each refund once (kind 'refund', reference re_…),
+ * and a refund that later failed or was canceled is given back once ('refund_reversed').
+ * The balance may go negative: the money has left already.
+ */
+export function applyRefunds(sql: SqlStorage, req: RefundRequest): ReversalResult {
+  const applied: string[] = [];
+  for (const refund of req.refunds) {
+    const debit = ledgerRow(sql, "refund", refund.id);
+    if (refund.active && !debit && refund.amount > 0) {
+      move(sql, req.account, "refund", -refund.amount, refund.id, refund.currency, `Refund of ${req.charge}`);
+      applied.push(`refund ${refund.id} -${refund.amount}`);
+    } else if (!refund.active && debit && !ledgerRow(sql, "refund_reversed", refund.id)) {
+      move(sql, req.account, "refund_reversed", -debit.amount, refund.id, refund.currency, `Refund of ${req.charge} ${refund.status ?? "reversed"}`);
+      applied.push(`refund ${refund.id} reversed +${-debit.amount}`);
+    }
+  }
+  return { applied, balance: balanceOf(sql, req.account) };
+}
+
+/**
+ * A dispute holds its amount ('dispute', reference dp_…) until it closes: won (or an inquiry
+ * closed without a chargeback) gives the hold back ('dispute_won'), lost keeps it (a 0-cent
+ * 'dispute_lost' line says so). A close that arrives before the creation applies the hold
+ * first, so the order of deliveries does not matter.
+ */
+export function applyDispute(sql: SqlStorage, req: DisputeRequest): ReversalResult {
+  const applied: string[] = [];
+  let hold = ledgerRow(sql, "dispute", req.id);
+  if (!hold) {
+    if (req.amount <= 0) return { applied, balance: balanceOf(sql, req.account) };
+    move(sql, req.account, "dispute", -req.amount, req.id, req.currency, `Dispute of ${req.charge} (${req.reason ?? "no reason given"})`);
+    applied.push(`dispute ${req.id} held ${req.amount}`);
+    hold = ledgerRow(sql, "dispute", req.id)!;
+  }
+  if (req.outcome === "won" && !ledgerRow(sql, "dispute_won", req.id)) {
+    move(sql, req.account, "dispute_won", -hold.amount, req.id, req.currency, `Dispute of ${req.charge} won: hold released`);
+    applied.push(`dispute ${req.id} released ${-hold.amount}`);
+  }
+  if (req.outcome === "lost" && !ledgerRow(sql, "dispute_lost", req.id)) {
+    move(sql, req.account, "dispute_lost", 0, req.id, req.currency, `Dispute of ${req.charge} lost: the hold stays`);
+    applied.push(`dispute ${req.id} lost`);
+  }
+  return { applied, balance: balanceOf(sql, req.account) };
+}
+
+/**
+ * One balance change and its ledger row. Creates the account's row if a refund or dispute
+ * arrives before its credit (a crash between claim and credit): the credit adds to it later.
+ */
+function move(
+  sql: SqlStorage,
+  account: string,
+  kind: string,
+  amount: number,
+  reference: string,
+  currency: string | null,
+  description: string,
+): void {
+  const [row] = sql
+    .exec<{ balance: number }>(
+      `INSERT INTO users (access_token, balance) VALUES (?, ?)
+       ON CONFLICT (access_token) DO UPDATE SET balance = coalesce(balance, 0) + excluded.balance
+       RETURNING balance`,
+      account,
+      amount,
+    )
+    .toArray();
+  sql.exec(
+    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, currency, reference, description) VALUES (?, ?, ?, ?, ?, ?)`,
+    kind,
+    amount,
+    row!.balance,
+    currency,
+    reference,
+    description,
+  );
+}
+
+function ledgerRow(sql: SqlStorage, kind: string, reference: string): { amount: number } | undefined {
+  return sql
+    .exec<{ amount: number }>(`SELECT amount FROM stripeflare_transactions WHERE kind = ? AND reference = ?`, kind, reference)
+    .toArray()[0];
+}
+
+// ---- the statement ---------------------------------------------------------------------
+
+/** Up to `limit` ledger rows older than row `before` (null: the newest), newest first. */
+export function statementRows(sql: SqlStorage, before: number | null, limit: number): StatementRow[] {
+  return sql
+    .exec<StatementRow & Record<string, SqlStorageValue>>(
+      `SELECT id, kind, amount, balance_after, currency, reference, description, created_at
+       FROM stripeflare_transactions WHERE id < ? ORDER BY id DESC LIMIT ?`,
+      before ?? Number.MAX_SAFE_INTEGER,
+      limit,
+    )
+    .toArray()
+    .map((row) => ({ ...row }));
 }
 
 function userRow(sql: SqlStorage, account: string): Row | undefined {

@@ -2,8 +2,8 @@
 // that have no request (queues, crons).
 //
 // Per request: wallet routes first (/stripe-webhook, /db/*), then the session (one Durable
-// Object round trip, charging a declared price in the same trip), then /me, /rotate-token or
-// the app's handler, then the X-Price charge (a second round trip, only when the handler set
+// Object round trip, charging a declared price in the same trip), then /me,
+// /me/transactions, /rotate-token or the app's handler, then the X-Price charge (a second round trip, only when the handler set
 // one), and finally X-Balance / X-PaymentLink / Set-Cookie on the way out.
 
 import { createClient, databases, stub } from "./databases";
@@ -11,6 +11,7 @@ import { parseToken } from "./identity";
 import { invalidAmount } from "./ledger";
 import { databaseApi, json, me, rotate } from "./routes";
 import { loadSession, readToken, sessionCookie, type Session } from "./session";
+import { cleanDescription, statement, STATEMENT_PATH } from "./statement";
 import type {
   ChargeResult,
   Migrations,
@@ -66,18 +67,26 @@ async function serve<E, U extends StripeUser>(
 
   const price = declaredPrice(options.prices, request);
   if (typeof price === "string") return json(500, { error: price });
-  let session = await loadSession<U>(env, read, dbs, price ? { amount: price, allowNegativeBalance: false, description: `${request.method} ${pathname}` } : undefined);
+  const requestLine = `${request.method} ${pathname}`;
+  let session = await loadSession<U>(
+    env,
+    read,
+    dbs,
+    price ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine } : undefined,
+  );
   let charged = session.charge?.charged ? price! : 0;
 
   let response: Response;
   if (pathname === "/me") {
     response = me(request, session);
+  } else if (pathname === STATEMENT_PATH) {
+    response = await statement(request, env, session);
   } else if (pathname === "/rotate-token") {
     ({ response, session } = await rotate(request, env, session));
   } else if (price && !session.charge?.charged) {
     response = paymentRequired(request, session, session.charge?.message ?? "Payment required");
   } else {
-    response = await handler(request, env, handlerContext(env, ctx, session));
+    response = await handler(request, env, handlerContext(env, ctx, session, requestLine));
     const result = await chargeResponsePrice(env, request, response, session);
     if (result instanceof Response) response = result;
     else charged += result;
@@ -107,7 +116,12 @@ function declaredPrice(rule: PriceRule | undefined, request: Request): number | 
   return value;
 }
 
-function handlerContext<U extends StripeUser>(env: StripeflareEnv, ctx: ExecutionContext, session: Session<U>): StripeflareContext<U> {
+function handlerContext<U extends StripeUser>(
+  env: StripeflareEnv,
+  ctx: ExecutionContext,
+  session: Session<U>,
+  requestLine: string,
+): StripeflareContext<U> {
   const setup = session.dbs.account(session.account);
   return {
     waitUntil: (promise) => ctx.waitUntil(promise),
@@ -121,8 +135,8 @@ function handlerContext<U extends StripeUser>(env: StripeflareEnv, ctx: Executio
     // The visitor's own database. Before the first payment it does not exist yet; the first
     // write through this client creates it and registers the visitor's token with it.
     client: createClient(env, setup, { create: true, tokenHash: session.hasRow ? null : session.token.hash }),
-    charge: (amountCents, allowNegativeBalance = false) =>
-      chargeAccount(env, session, amountCents, allowNegativeBalance, "ctx.charge"),
+    charge: (amountCents, allowNegativeBalance = false, description?: string) =>
+      chargeAccount(env, session, amountCents, allowNegativeBalance, requestLine, cleanDescription(description) ?? "ctx.charge"),
   } as StripeflareContext<U>;
 }
 
@@ -131,6 +145,7 @@ async function chargeAccount<U extends StripeUser>(
   session: Session<U>,
   amount: number,
   allowNegativeBalance: boolean,
+  reference: string,
   description: string,
 ): Promise<ChargeResult> {
   const problem = invalidAmount(amount);
@@ -139,7 +154,7 @@ async function chargeAccount<U extends StripeUser>(
     return { charged: false, message: problem };
   }
   const setup = session.dbs.account(session.account);
-  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, description });
+  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description });
   if (result.balance !== undefined) session.user.balance = result.balance;
   return result;
 }
@@ -165,7 +180,10 @@ async function chargeResponsePrice<U extends StripeUser>(
     console.error(`[stripeflare] ${request.method} ${new URL(request.url).pathname} set X-Price ${JSON.stringify(header)}; nothing charged`);
     return json(500, { error: `The app answered with an invalid X-Price header (${JSON.stringify(header)}): it must be a positive whole number of cents. Nothing was charged.` });
   }
-  const result = await chargeAccount(env, session, amount, false, `${request.method} ${new URL(request.url).pathname}`);
+  // X-Price-Description (optional) is what the visitor's statement says about this charge.
+  const requestLine = `${request.method} ${new URL(request.url).pathname}`;
+  const description = cleanDescription(response.headers.get("X-Price-Description")) ?? requestLine;
+  const result = await chargeAccount(env, session, amount, false, requestLine, description);
   if (result.charged) return amount;
   console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
   await response.body?.cancel();
@@ -189,6 +207,7 @@ function finish<U extends StripeUser>(response: Response, session: Session<U>, c
   out.headers.set("X-PaymentLink", session.paymentLink);
   if (charged > 0) out.headers.set("X-Price", String(charged));
   else out.headers.delete("X-Price");
+  out.headers.delete("X-Price-Description"); // an instruction to the wallet, not to the visitor
   if (session.setCookie) out.headers.append("Set-Cookie", sessionCookie(session.token.token));
   return out;
 }
@@ -196,7 +215,7 @@ function finish<U extends StripeUser>(response: Response, session: Session<U>, c
 /**
  * Charges a visitor given their access token, from any handler (a queue, a cron). One round
  * trip (two after login by payment). Never throws for bad input: `charged` is false and
- * `message` says why.
+ * `message` says why. `description` (optional) is shown in the visitor's statement.
  */
 export async function chargeUser(
   env: StripeflareEnv,
@@ -206,6 +225,7 @@ export async function chargeUser(
   version: string | undefined,
   amountCents: number,
   allowNegativeBalance: boolean,
+  description?: string,
 ): Promise<ChargeResult> {
   const problem = configurationProblem(env) ?? invalidAmount(amountCents);
   if (problem) {
@@ -220,7 +240,8 @@ export async function chargeUser(
   const session = await loadSession(env, { kind: "token", source: "bearer", token }, databases(migrations, version), {
     amount: amountCents,
     allowNegativeBalance,
-    description: "chargeUser",
+    reference: "chargeUser",
+    description: cleanDescription(description) ?? "chargeUser",
   });
   return session.charge ?? { charged: false, message: "User is not signed up yet and cannot be charged" };
 }

@@ -8,8 +8,13 @@
 // - claims:       checkout session id -> the account it credits. Written once; a redelivery
 //                 (concurrent or days later) gets the same answer, so the credit that follows
 //                 always targets the same account, whose ledger then refuses the duplicate.
+// - payments:     PaymentIntent / Charge id -> the account its checkout session credited, so
+//                 a refund or dispute (which names only the charge) debits that same account,
+//                 login by payment included. Claims made before this table existed have no
+//                 rows here; the webhook then asks Stripe for the charge's checkout session
+//                 and finds its claim (see findPayment).
 
-import type { ClaimRequest, ClaimResult } from "./types";
+import type { ClaimRequest, ClaimResult, PaymentRecord } from "./types";
 
 export const INDEX_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS accounts (
@@ -26,6 +31,11 @@ export const INDEX_SCHEMA = [
     amount INTEGER NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
   )`,
+  `CREATE TABLE IF NOT EXISTS payments (
+    stripe_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    checkout_session TEXT NOT NULL
+  )`,
 ];
 
 export function claimPayment(sql: SqlStorage, req: ClaimRequest): ClaimResult {
@@ -35,7 +45,11 @@ export function claimPayment(sql: SqlStorage, req: ClaimRequest): ClaimResult {
       req.reference,
     )
     .toArray()[0];
-  if (previous) return { account: previous.account, createdAccount: previous.created_account === 1, duplicate: true };
+  if (previous) {
+    // A redelivery may carry ids the first delivery could not read (Stripe was down then).
+    recordPaymentIds(sql, req.paymentIds, previous.account, req.reference);
+    return { account: previous.account, createdAccount: previous.created_account === 1, duplicate: true };
+  }
 
   // A visitor who already has an account is credited as themselves, whatever card they used.
   // A visitor without one is logged in by payment when the card or Link email is known.
@@ -59,7 +73,37 @@ export function claimPayment(sql: SqlStorage, req: ClaimRequest): ClaimResult {
     createdAccount ? 1 : 0,
     req.amount,
   );
+  recordPaymentIds(sql, req.paymentIds, account, req.reference);
   return { account, createdAccount, duplicate: false };
+}
+
+/**
+ * The account a Stripe payment credited, by its PaymentIntent / Charge ids or (for claims
+ * older than the payments table) by its checkout session ids. Found by session: the ids are
+ * recorded, so the next event about this payment is one lookup. Null: not a payment of this
+ * Worker.
+ */
+export function findPayment(sql: SqlStorage, paymentIds: string[], checkoutSessions: string[] = []): PaymentRecord | null {
+  for (const id of paymentIds) {
+    const row = sql
+      .exec<{ account: string; checkout_session: string }>(`SELECT account, checkout_session FROM payments WHERE stripe_id = ?`, id)
+      .toArray()[0];
+    if (row) return { account: row.account, checkoutSession: row.checkout_session };
+  }
+  for (const session of checkoutSessions) {
+    const claim = sql.exec<{ account: string }>(`SELECT account FROM claims WHERE reference = ?`, session).toArray()[0];
+    if (claim) {
+      recordPaymentIds(sql, paymentIds, claim.account, session);
+      return { account: claim.account, checkoutSession: session };
+    }
+  }
+  return null;
+}
+
+function recordPaymentIds(sql: SqlStorage, ids: string[] | undefined, account: string, session: string): void {
+  for (const id of ids ?? []) {
+    sql.exec(`INSERT OR IGNORE INTO payments (stripe_id, account, checkout_session) VALUES (?, ?, ?)`, id, account, session);
+  }
 }
 
 function findByFingerprint(sql: SqlStorage, fingerprint: string | null): string | undefined {

@@ -131,3 +131,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
     headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "private, no-store", ...headers },
   });
 }
+
+export function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body + "\n", { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
+}

@@ -1,5 +1,6 @@
-// The Worker's only contact with Stripe: checking a webhook's signature and reading how a
-// payment was made (for login by payment). WebCrypto + fetch instead of the `stripe` SDK:
+// The Worker's only contact with Stripe: checking a webhook's signature, reading how a
+// payment was made (for login by payment), and reading a charge's refunds and checkout
+// session (for refunds and disputes). WebCrypto + fetch instead of the `stripe` SDK:
 // the SDK would add ~87 KiB gzip to the Worker for two GETs and one HMAC (numbers in
 // ./README.md). Types still come from the SDK (type-only imports cost nothing at runtime).
 
@@ -57,6 +58,8 @@ export interface PaymentMethodFacts {
   /** `payment_method_details.type` of the latest charge ("card", "link", ...). */
   type: string | null;
   cardFingerprint: string | null;
+  /** The latest charge's id (ch_…), which refunds and disputes name. */
+  chargeId: string | null;
 }
 
 /**
@@ -74,8 +77,34 @@ export async function paymentMethodOf(
   let charge = intent.latest_charge;
   if (typeof charge === "string") charge = await stripeGet<Stripe.Charge>(env, `/v1/charges/${encodeURIComponent(charge)}`);
   const details = charge?.payment_method_details;
-  return { type: details?.type ?? null, cardFingerprint: details?.card?.fingerprint ?? null };
+  return { type: details?.type ?? null, cardFingerprint: details?.card?.fingerprint ?? null, chargeId: charge?.id ?? null };
 }
+
+/** Every refund of a charge (`GET /v1/refunds?charge=`, all pages), oldest first. */
+export async function refundsOf(env: StripeApiEnv, chargeId: string): Promise<Stripe.Refund[]> {
+  const refunds: Stripe.Refund[] = [];
+  for (let after = ""; ; ) {
+    const page = await stripeGet<Stripe.ApiList<Stripe.Refund>>(
+      env,
+      `/v1/refunds?charge=${encodeURIComponent(chargeId)}&limit=100${after ? `&starting_after=${encodeURIComponent(after)}` : ""}`,
+    );
+    refunds.push(...page.data);
+    if (!page.has_more || page.data.length === 0) break;
+    after = page.data[page.data.length - 1]!.id;
+  }
+  return refunds.reverse();
+}
+
+/** Ids of the checkout sessions a PaymentIntent paid (`GET /v1/checkout/sessions?payment_intent=`). */
+export async function checkoutSessionsOf(env: StripeApiEnv, paymentIntentId: string): Promise<string[]> {
+  const page = await stripeGet<Stripe.ApiList<Stripe.Checkout.Session>>(
+    env,
+    `/v1/checkout/sessions?payment_intent=${encodeURIComponent(paymentIntentId)}&limit=10`,
+  );
+  return page.data.map((session) => session.id);
+}
+
+type StripeApiEnv = { STRIPE_SECRET?: string; STRIPE_API_BASE?: string };
 
 async function stripeGet<T>(env: { STRIPE_SECRET?: string; STRIPE_API_BASE?: string }, path: string): Promise<T> {
   if (!env.STRIPE_SECRET) throw new Error("STRIPE_SECRET is not set");

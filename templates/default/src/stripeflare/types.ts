@@ -93,7 +93,12 @@ export interface StripeflareContext<U extends StripeUser = StripeUser> extends E
   /** STRIPE_PAYMENT_LINK?client_reference_id=<id of this visitor's account>. */
   paymentLink: string;
   client: DORMClient;
-  charge(amountCents: number, allowNegativeBalance?: boolean): Promise<ChargeResult>;
+  /**
+   * Charges the visitor. `description` (optional) is shown in their statement
+   * (`GET /me/transactions`); it is trimmed, stripped of control characters and capped at
+   * 200 characters.
+   */
+  charge(amountCents: number, allowNegativeBalance?: boolean, description?: string): Promise<ChargeResult>;
 }
 
 export type StripeflareHandler<E, U extends StripeUser> = (
@@ -120,6 +125,8 @@ export interface DatabaseSetup {
 export interface ChargeRequest {
   amount: number;
   allowNegativeBalance: boolean;
+  /** What charged: the request ("GET /charge") or "chargeUser". */
+  reference?: string;
   description?: string;
 }
 
@@ -160,6 +167,51 @@ export interface ClaimRequest {
   amount: number;
   cardFingerprint: string | null;
   verifiedEmail: string | null;
+  /** The session's PaymentIntent and Charge ids, so refunds and disputes find the account. */
+  paymentIds?: string[];
+}
+
+/** A Stripe payment this Worker credited: the account it credited and its checkout session. */
+export interface PaymentRecord {
+  account: string;
+  checkoutSession: string;
+}
+
+export interface RefundRequest {
+  account: string;
+  /** The Stripe charge (ch_…) refunded. */
+  charge: string;
+  refunds: { id: string; amount: number; currency: string | null; status: string | null; active: boolean }[];
+}
+
+export interface DisputeRequest {
+  account: string;
+  /** dp_… */
+  id: string;
+  charge: string;
+  amount: number;
+  currency: string | null;
+  reason: string | null;
+  /** "open" holds the amount; "won" holds then releases it; "lost" keeps the hold. */
+  outcome: "open" | "won" | "lost";
+}
+
+export interface ReversalResult {
+  /** What this call changed, one line per ledger row written (empty: a repeat). */
+  applied: string[];
+  balance: number;
+}
+
+/** A ledger row as `GET /me/transactions` reads it. */
+export interface StatementRow {
+  id: number;
+  kind: string;
+  amount: number;
+  balance_after: number;
+  currency: string | null;
+  reference: string | null;
+  description: string | null;
+  created_at: string;
 }
 
 export interface ClaimResult {

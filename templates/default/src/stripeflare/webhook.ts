@@ -1,4 +1,5 @@
-// POST /stripe-webhook: turns a paid checkout session into exactly one credit.
+// POST /stripe-webhook: turns a paid checkout session into exactly one credit, and refunds
+// and disputes of those payments into debits (./reversals.ts).
 //
 //   1. Verify the signature on the raw body (400, nothing written, if it fails).
 //   2. Open client_reference_id with DB_SECRET; if it does not open, the event belongs to
@@ -10,14 +11,21 @@
 //   5. Credit that account; its ledger's unique reference makes a repeat a no-op.
 //   6. Login by payment: point the visitor's row at the account, so their next request is it.
 // Any step failing before the end answers 5xx, and Stripe's redelivery resumes idempotently.
+// The claim also records the session's PaymentIntent and Charge ids, which is how a refund or
+// dispute (naming only the charge) later finds the account this payment credited.
 
 import type Stripe from "stripe";
-import { databases, stub } from "./databases";
+import { databases, stub, type Databases } from "./databases";
 import { decodeReference, encodeReference } from "./identity";
 import { paymentMethodOf, SignatureError, StripeRequestError, verifyWebhook } from "./stripe";
+import { REVERSAL_EVENTS, handleReversal } from "./reversals";
+import { text } from "./routes";
 import type { Migrations, StripeflareEnv } from "./types";
 
-const HANDLED_EVENTS = new Set(["checkout.session.completed", "checkout.session.async_payment_succeeded"]);
+const CHECKOUT_EVENTS = new Set(["checkout.session.completed", "checkout.session.async_payment_succeeded"]);
+
+/** Every event type the wallet acts on: what its Stripe webhook endpoint should subscribe to. */
+export const WEBHOOK_EVENTS = [...CHECKOUT_EVENTS, ...REVERSAL_EVENTS];
 
 export async function handleWebhook(
   request: Request,
@@ -41,7 +49,13 @@ export async function handleWebhook(
     return text(400, `Webhook signature verification failed: ${error.message}`);
   }
 
-  if (!HANDLED_EVENTS.has(event.type)) return text(200, `Ignored event type ${event.type}`);
+  const dbs = databases(migrations, version);
+  if (CHECKOUT_EVENTS.has(event.type)) return creditCheckout(event, env, dbs);
+  if (REVERSAL_EVENTS.has(event.type)) return handleReversal(event, env, dbs);
+  return text(200, `Ignored event type ${event.type}`);
+}
+
+async function creditCheckout(event: Stripe.Event, env: StripeflareEnv, dbs: Databases): Promise<Response> {
   const session = (event.data?.object ?? {}) as Partial<Stripe.Checkout.Session>;
   const ignore = (reason: string) => {
     console.log(`[stripeflare] webhook ${event.id}: ${reason}; nothing written`);
@@ -62,12 +76,14 @@ export async function handleWebhook(
   // fingerprint): credit the visitor, no login by payment.
   let cardFingerprint: string | null = null;
   let paidWithLink = false;
+  let chargeId: string | null = null;
   const intentId = typeof session.payment_intent === "string" ? session.payment_intent : session.payment_intent?.id;
   if (intentId) {
     try {
       const method = await paymentMethodOf(env, intentId);
       cardFingerprint = method.cardFingerprint;
       paidWithLink = method.type === "link";
+      chargeId = method.chargeId;
     } catch (error) {
       if (!(error instanceof StripeRequestError)) {
         console.error(`[stripeflare] webhook ${event.id}: could not read payment ${intentId}, Stripe will retry: ${error}`);
@@ -79,13 +95,13 @@ export async function handleWebhook(
   const email = session.customer_details?.email ?? null;
   const verifiedEmail = paidWithLink && email ? email.trim().toLowerCase() : null;
 
-  const dbs = databases(migrations, version);
   const claim = await stub(env, dbs.index).claim(dbs.index, {
     reference: session.id,
     visitor: visitor.account,
     amount,
     cardFingerprint,
     verifiedEmail,
+    paymentIds: [intentId, chargeId].filter((id): id is string => !!id),
   });
   const account = claim.account;
   const credit = await stub(env, dbs.account(account)).credit(dbs.account(account), {
@@ -109,8 +125,4 @@ export async function handleWebhook(
   const what = credit.duplicate ? "already credited" : `credited ${amount}`;
   console.log(`[stripeflare] webhook ${event.id}: checkout ${session.id} ${what} (balance ${credit.balance})`);
   return Response.json({ received: true, credited: credit.credited, duplicate: credit.duplicate });
-}
-
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body + "\n", { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
 }
