@@ -20,7 +20,7 @@ const result = await build({
   platform: "node",
   target: "node20.19",
   minify: true,
-  legalComments: "linked",
+  legalComments: "none", // license texts go to dist/THIRD_PARTY_LICENSES.md instead
   // jsonc-parser's "main" is a UMD build that require()s its parts dynamically; take its ESM build.
   mainFields: ["module", "main"],
   // prompts picks a transpiled copy for Node < 8.6 at run time; bundle only the modern one.
@@ -44,10 +44,35 @@ for (const file of result.outputFiles) {
   renameSync(temp, file.path);
   fresh.add(file.path);
 }
+// The bundle carries other packages' code, so it carries their license texts too.
+const bundled = new Map();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const at = input.lastIndexOf("node_modules/");
+  if (at < 0) continue;
+  const parts = input.slice(at + "node_modules/".length).split("/");
+  const name = parts[0].startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0];
+  if (bundled.has(name)) continue;
+  const dir = join(root, input.slice(0, at), "node_modules", name);
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  // Packages that bundle others ship those notices too (giget: dist/THIRD-PARTY-LICENSES.md).
+  const files = [
+    ...readdirSync(dir).filter((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f)),
+    ...(existsSync(join(dir, "dist")) ? readdirSync(join(dir, "dist")).filter((f) => /^third-party-licen[cs]es/i.test(f)).map((f) => `dist/${f}`) : []),
+  ];
+  const text = files.map((f) => readFileSync(join(dir, f), "utf8").trim()).join("\n\n");
+  bundled.set(name, { version: manifest.version, license: manifest.license, text });
+}
+const notices = [...bundled].sort(([a], [b]) => a.localeCompare(b)).map(
+  ([name, info]) => `## ${name}@${info.version} (${info.license ?? "see text"})\n\n${info.text || "(no license file shipped)"}\n`,
+);
+writeFileSync(join(dist, "THIRD_PARTY_LICENSES.md"), `# Bundled third-party packages\n\n${notices.join("\n")}`);
+fresh.add(join(dist, "THIRD_PARTY_LICENSES.md"));
+
 // Chunk names carry a content hash: files of an older build are removed once the new ones exist.
 for (const name of existsSync(dist) ? readdirSync(dist) : []) {
   if (!fresh.has(join(dist, name)) && !name.endsWith(".tmp")) rmSync(join(dist, name), { force: true });
 }
+
 const bytes = Object.entries(result.metafile.outputs)
   .filter(([file]) => file.endsWith(".js"))
   .reduce((sum, [, output]) => sum + output.bytes, 0);
