@@ -15,7 +15,7 @@ import { normalizeDomain, projectNameProblem } from "./project-name.js";
 import * as ask from "./prompts.js";
 import { readState, writeState, type ProjectState, type StripeRecord } from "./state.js";
 import { summaryText } from "./summary.js";
-import { ensureGitignore, fetchTemplate, isEmptyDir, renamePackage } from "./template.js";
+import { ensureGitignore, fetchTemplate, isEmptyDir, readPackageScripts, renamePackage } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
 
@@ -287,6 +287,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
       installed,
       deployedUrl: state.deployedUrl,
       domain,
+      scripts: Object.keys(readPackageScripts(root)),
       stripe: stripeKeys && {
         mode: stripeKeys.mode,
         record: recordOf(),

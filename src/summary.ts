@@ -15,6 +15,8 @@ export interface SummaryInput {
   stripe?: { mode: StripeMode; record: StripeRecord; unitAmount: number; currency: string; secret: string; webhookSecret?: string };
   deployedUrl?: string;
   domain?: string;
+  /** The generated package.json's script names. */
+  scripts: string[];
 }
 
 export function summaryText(s: SummaryInput): string {
@@ -41,16 +43,18 @@ export function summaryText(s: SummaryInput): string {
   if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
   if (!s.installed) lines.push(`  ${s.pm} install`);
   lines.push(`  ${runScriptCommand(s.pm, "dev")}        ${dim("# http://localhost:8787")}`);
-  lines.push(
-    `  ${dim("Test payment: open http://localhost:8787/me, follow paymentLink, pay with card 4242 4242 4242 4242;")}`,
-    `  ${dim("forward webhooks locally with")} stripe listen --forward-to localhost:8787/stripe-webhook`,
-    `  ${dim("(put the whsec_… it prints into .dev.vars while testing locally).")}`,
-  );
-  lines.push(`  ${runScriptCommand(s.pm, "test")}`);
-  if (!s.deployedUrl) {
+  if (s.scripts.includes("pay")) {
+    lines.push(`  ${runScriptCommand(s.pm, "pay")} -- <client_reference_id>   ${dim("# a local test payment; the page shows this line filled in")}`);
+  } else {
     lines.push(
-      `  ${cyan("npx wrangler secret bulk .dev.vars")} && ${runScriptCommand(s.pm, "deploy")}   ${dim("# or run this command again with --deploy")}`,
+      `  ${dim("Test payment: open http://localhost:8787/me, follow paymentLink, pay with card 4242 4242 4242 4242;")}`,
+      `  ${dim("deliver the webhook locally with")} stripe listen --forward-to localhost:8787/stripe-webhook`,
     );
+  }
+  lines.push(`  ${s.pm === "npm" ? "npm test" : runScriptCommand(s.pm, "test")}`);
+  if (!s.deployedUrl) {
+    // Not `wrangler secret bulk .dev.vars`: .dev.vars may hold local-only keys (STRIPE_API_BASE).
+    lines.push(`  ${cyan("npx create-stripeflare . --deploy")}   ${dim("# uploads the five secrets, deploys, points the webhook at it")}`);
   }
   return lines.join("\n") + "\n";
 }

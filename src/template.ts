@@ -108,3 +108,11 @@ export function renamePackage(dir: string, name: string): void {
     writeFileSync(path, JSON.stringify(json, null, 2) + "\n");
   }
 }
+
+export function readPackageScripts(dir: string): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).scripts ?? {};
+  } catch {
+    return {};
+  }
+}

@@ -68,6 +68,28 @@ describe("--deploy", () => {
     expect(readState(join(cwd, "nodomain")).deployedUrl).toBe(url);
   });
 
+  it("the summary's next step, `create-stripeflare . --deploy` inside the project, deploys with the project's keys", async () => {
+    const cwd = tempDir();
+    const first = await runCli(["later-deploy", "--yes", "--no-install", "--no-git", "--domain", "ld.example.com", ...keys()], {
+      cwd,
+      env: { STRIPE_API_BASE: stripe.url },
+    });
+    expect(first.exitCode, first.all).toBe(0);
+    expect(first.stdout).toContain("npx create-stripeflare . --deploy");
+    const project = join(cwd, "later-deploy");
+    // A local-only key in .dev.vars (as `npm run pay -- --setup` adds) must not be uploaded.
+    writeFileSync(join(project, ".dev.vars"), readFileSync(join(project, ".dev.vars"), "utf8") + "STRIPE_API_BASE=http://127.0.0.1:12111\n");
+    const wrangler = fakeWrangler();
+    const second = await runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe.url, ...wrangler.env } });
+    expect(second.exitCode, second.all).toBe(0);
+    const calls = wrangler.calls();
+    expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
+    const uploaded = JSON.parse(calls[1].stdin);
+    expect(Object.keys(uploaded).sort()).toEqual(["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"]);
+    expect(uploaded.STRIPE_SECRET).toBe(stripe.keys.secret);
+    expect(stripe.list("webhook_endpoint").filter(ours("later-deploy") as never)).toHaveLength(1);
+  });
+
   it("not logged in: clear advice, nothing deployed", async () => {
     const cwd = tempDir();
     const wrangler = fakeWrangler();
