@@ -253,30 +253,34 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     else note(`Skipped git: ${outcome.reason}`);
   }
 
-  // 7. Deploy: log in check, secrets, Worker. Without a domain the URL is known only after the
-  //    first deploy, so the webhook endpoint (and its secret) follow it.
+  // 7. Deploy: login check, then secrets and code. On a Worker's first deploy the code goes
+  //    first: secrets sent to a Worker that does not exist yet would create a draft without the
+  //    Durable Object class, which Cloudflare refuses. Later deploys send secrets first, so new
+  //    code never runs with old secrets. Without a domain the URL is known only after a deploy,
+  //    so the webhook endpoint (and its secret) follow it.
   if (deploy) {
     heading("Deploying to Cloudflare");
     const wrangler = findWrangler(root) ?? fail("wrangler was not found in node_modules/.bin or on PATH");
     await checkLogin(wrangler).catch((error: Error) => fail(error.message));
-    // Empty values (e.g. after --no-stripe) are not uploaded: wrangler would store empty secrets.
-    const secrets = () => Object.fromEntries(DEV_VARS_KEYS.filter((key) => devVars[key]).map((key) => [key, devVars[key]]));
-    if (domain) {
-      await uploadSecrets(wrangler, secrets()).catch((error: Error) => fail(error.message));
-      step("uploaded the secrets from .dev.vars (wrangler secret bulk)");
-    }
+    const upload = async () => {
+      // Only the five production keys, and only non-empty ones: .dev.vars may also hold local-only
+      // keys (STRIPE_API_BASE), and wrangler would store empty strings as secrets.
+      const secrets = Object.fromEntries(DEV_VARS_KEYS.filter((key) => devVars[key]).map((key) => [key, devVars[key]]));
+      await uploadSecrets(wrangler, secrets).catch((error: Error) => fail(error.message));
+      step(`uploaded ${Object.keys(secrets).length} secrets from .dev.vars (wrangler secret bulk)`);
+    };
+    const previousUrl = state.deployedUrl;
+    if (previousUrl) await upload();
     const url = await deployWorker(wrangler, domain).catch((error: Error) => fail(error.message));
     state.deployedUrl = url;
     writeState(root, state);
     step(`deployed ${url}`);
-    if (!domain) {
-      if (stripe) {
-        await provisionStripe(); // points the payment link's redirect at the new URL
-        await provisionEndpoint();
-      }
-      await uploadSecrets(wrangler, secrets()).catch((error: Error) => fail(error.message));
-      step("uploaded the secrets from .dev.vars (wrangler secret bulk)");
+    const movedWebhook = Boolean(stripe && !domain && url !== previousUrl);
+    if (movedWebhook) {
+      await provisionStripe(); // points the payment link's redirect at the new URL
+      await provisionEndpoint();
     }
+    if (!previousUrl || movedWebhook) await upload();
   }
 
   process.stdout.write(

@@ -32,19 +32,22 @@ const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metada
 const keys = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
 
 describe("--deploy", () => {
-  it("with --domain: whoami, then the five secrets, then deploy", async () => {
+  it("with --domain: code first on the first deploy, secrets first on the next", async () => {
     const cwd = tempDir();
     const wrangler = fakeWrangler();
-    const result = await runCli(["dep", "--yes", "--no-install", "--no-git", "--deploy", "--domain", "dep.example.com", ...keys()], {
-      cwd,
-      env: { STRIPE_API_BASE: stripe.url, ...wrangler.env },
-    });
+    const args = ["dep", "--yes", "--no-install", "--no-git", "--deploy", "--domain", "dep.example.com", ...keys()];
+    const env = { STRIPE_API_BASE: stripe.url, ...wrangler.env };
+    const result = await runCli(args, { cwd, env });
     expect(result.exitCode, result.all).toBe(0);
-    const calls = wrangler.calls();
-    expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
-    expect(JSON.parse(calls[1].stdin)).toEqual(readDevVarsFile(join(cwd, "dep")));
+    expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
+    expect(JSON.parse(wrangler.calls()[2].stdin)).toEqual(readDevVarsFile(join(cwd, "dep")));
     expect(result.stdout).toMatch(/deployed https:\/\/dep\.example\.com/);
     expect(result.all).not.toContain(stripe.keys.secret);
+
+    const again = await runCli(args, { cwd, env });
+    expect(again.exitCode, again.all).toBe(0);
+    expect(wrangler.calls().slice(3).map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
+    expect(stripe.list("webhook_endpoint").filter(ours("dep") as never)).toHaveLength(1);
   });
 
   it("without --domain: deploys first, then points the webhook and the link at the workers.dev URL", async () => {
@@ -83,8 +86,8 @@ describe("--deploy", () => {
     const second = await runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe.url, ...wrangler.env } });
     expect(second.exitCode, second.all).toBe(0);
     const calls = wrangler.calls();
-    expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
-    const uploaded = JSON.parse(calls[1].stdin);
+    expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
+    const uploaded = JSON.parse(calls[2].stdin);
     expect(Object.keys(uploaded).sort()).toEqual(["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"]);
     expect(uploaded.STRIPE_SECRET).toBe(stripe.keys.secret);
     expect(stripe.list("webhook_endpoint").filter(ours("later-deploy") as never)).toHaveLength(1);
