@@ -44,11 +44,17 @@ export async function verifyWebhook(
   if (now - timestamp > SIGNATURE_TOLERANCE_SECONDS) {
     throw new SignatureError(`timestamp outside the ${SIGNATURE_TOLERANCE_SECONDS} s tolerance`);
   }
+  let event: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(body)) as Stripe.Event;
+    event = JSON.parse(new TextDecoder().decode(body));
   } catch {
     throw new SignatureError("signed body is not JSON");
   }
+  // `null`, an array or a bare value would crash every `event.type` read after this.
+  if (typeof event !== "object" || event === null || Array.isArray(event)) {
+    throw new SignatureError("signed body is not a JSON object (a Stripe event)");
+  }
+  return event as Stripe.Event;
 }
 
 /** A Stripe API answer that says the request itself was wrong (retrying will not help). */
