@@ -24,6 +24,9 @@ import type { Migrations, StripeflareEnv } from "./types";
 
 const CHECKOUT_EVENTS = new Set(["checkout.session.completed", "checkout.session.async_payment_succeeded"]);
 
+/** Largest body read: Stripe's events are a few KiB; this stops anyone making us buffer and hash megabytes. */
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+
 /** Every event type the wallet acts on: what its Stripe webhook endpoint should subscribe to. */
 export const WEBHOOK_EVENTS = [...CHECKOUT_EVENTS, ...REVERSAL_EVENTS];
 
@@ -39,9 +42,12 @@ export async function handleWebhook(
     return text(500, "Webhook signing secret is not configured (STRIPE_WEBHOOK_SIGNING_SECRET)");
   }
 
+  const tooLarge = () => text(413, `Payload too large: a Stripe event is at most ${WEBHOOK_BODY_LIMIT} bytes`);
+  if (Number(request.headers.get("Content-Length")) > WEBHOOK_BODY_LIMIT) return tooLarge();
   let event: Stripe.Event;
   try {
     const body = new Uint8Array(await request.arrayBuffer());
+    if (body.length > WEBHOOK_BODY_LIMIT) return tooLarge();
     event = await verifyWebhook(body, request.headers.get("Stripe-Signature"), env.STRIPE_WEBHOOK_SIGNING_SECRET);
   } catch (error) {
     if (!(error instanceof SignatureError)) throw error;
