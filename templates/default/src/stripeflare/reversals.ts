@@ -43,7 +43,7 @@ export async function handleReversal(event: Stripe.Event, env: StripeflareEnv, d
 }
 
 async function refund(event: Stripe.Event, env: StripeflareEnv, dbs: Databases): Promise<Response> {
-  const object = event.data.object as Partial<Stripe.Charge> & Partial<Stripe.Refund>;
+  const object = (event.data?.object ?? {}) as Partial<Stripe.Charge> & Partial<Stripe.Refund>;
   // charge.refunded carries the Charge; charge.refund.updated carries one Refund.
   const isCharge = event.type === "charge.refunded";
   const chargeId = isCharge ? object.id : idOf(object.charge);
@@ -69,7 +69,7 @@ async function refund(event: Stripe.Event, env: StripeflareEnv, dbs: Databases):
 }
 
 async function dispute(event: Stripe.Event, env: StripeflareEnv, dbs: Databases): Promise<Response> {
-  const object = event.data.object as Partial<Stripe.Dispute>;
+  const object = (event.data?.object ?? {}) as Partial<Stripe.Dispute>;
   const chargeId = idOf(object.charge);
   if (typeof object.id !== "string" || !object.id || !chargeId) return ignore(event, "event names no dispute or charge");
   if (!Number.isSafeInteger(object.amount) || object.amount! <= 0) return ignore(event, `dispute ${object.id} has no positive amount`);
