@@ -149,7 +149,11 @@ function markdown(rows: StatementEntry[], balance: number, next: string | null):
   return lines.join("\n") + "\n";
 }
 
-/** Text in a table cell: no markup, links or HTML, and no `|` that would split the cell. */
+/**
+ * Text in a table cell: no emphasis, code, links or HTML, and no `|` that would split the cell.
+ * `_` stays as is (intraword underscores, as in Stripe ids, are not emphasis in GFM), so ids
+ * copied from the raw text are exact.
+ */
 function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>()#!|~]/g, (c) => `\\${c}`);
+  return text.replace(/[\\`*[\]<>|~]/g, (c) => `\\${c}`);
 }

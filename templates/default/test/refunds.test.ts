@@ -1,0 +1,223 @@
+// charge.refunded / charge.refund.updated: the refunded money leaves the account the payment
+// credited, each refund once, whatever the number, order or concurrency of deliveries.
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { DORM } from "../src/stripeflare";
+import {
+  accountDb,
+  books,
+  database,
+  deliver,
+  fixture,
+  ledger,
+  me,
+  newVisitor,
+  pay,
+  refundCheckout,
+  request,
+  runMirror,
+  sqlIn,
+  stripeApi,
+  stripeEvent,
+  userRow,
+  type Worker,
+} from "./helpers";
+
+async function paidVisitor(worker: Worker, amount: number, paymentMethod = "pm_card_visa") {
+  const visitor = await newVisitor(worker);
+  const payment = await pay(worker, { reference: visitor.reference, amount, paymentMethod });
+  expect(payment.response.status).toBe(200);
+  return { ...visitor, payment };
+}
+
+describe("charge.refunded", () => {
+  it("full refund after spending: the balance goes negative, paid routes answer 402, the ledger names the refund", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 500);
+    expect((await worker(request("/price?value=120", visitor))).status).toBe(200);
+
+    const { refund, event } = await refundCheckout(visitor.payment.event);
+    const response = await deliver(worker, event);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ received: true, duplicate: false });
+
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: -120, ledger: -120, rows: 3 });
+    expect((await ledger(worker.version, visitor.account))[2]).toMatchObject({
+      kind: "refund",
+      amount: -500,
+      balance_after: -120,
+      currency: "usd",
+      reference: refund.id,
+    });
+    expect(refund.id).toMatch(/^re_/);
+    expect((await me(worker, visitor)).body.balance).toBe(-120);
+    const paid = await worker(request("/price?value=1", visitor));
+    expect(paid.status).toBe(402);
+    expect(paid.headers.get("X-Balance")).toBe("-120");
+  });
+
+  it("two partial refunds debit 300 and 200, each once, even when the later event comes first", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 1000);
+    const first = await refundCheckout(visitor.payment.event, 300);
+    const second = await refundCheckout(visitor.payment.event, 200);
+    expect(second.charge.amount_refunded).toBe(500);
+
+    // The second event (amount_refunded 500) arrives before the first.
+    expect((await deliver(worker, second.event)).status).toBe(200);
+    expect((await deliver(worker, first.event)).status).toBe(200);
+    expect((await deliver(worker, second.event)).status).toBe(200);
+
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 3 });
+    const refunds = (await ledger(worker.version, visitor.account)).filter((row) => row.kind === "refund");
+    expect(refunds.map((row) => [row.reference, row.amount]).sort()).toEqual(
+      [
+        [first.refund.id, -300],
+        [second.refund.id, -200],
+      ].sort(),
+    );
+  });
+
+  it("the same refund delivered 20 times at once and again later applies once", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 800);
+    const { event } = await refundCheckout(visitor.payment.event, 250);
+
+    const responses = await Promise.all(Array.from({ length: 20 }, () => deliver(worker, event)));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ applied: string[] }>));
+    expect(bodies.filter((b) => b.applied.length > 0)).toHaveLength(1);
+    expect((await deliver(worker, { ...event, id: "evt_redelivered_days_later" })).status).toBe(200);
+
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 550, ledger: 550, rows: 2 });
+  });
+
+  it("a refund of a login-by-payment top-up debits the account that was credited, not the payer's visitor row", async () => {
+    const worker = fixture();
+    const owner = await paidVisitor(worker, 500, "pm_card_visa");
+    // Same card on a new device: credited to the owner's account.
+    const laptop = await newVisitor(worker);
+    const laptopPayment = await pay(worker, { reference: laptop.reference, amount: 300, paymentMethod: "pm_card_visa" });
+    expect(await books(worker.version, owner.account)).toMatchObject({ balance: 800 });
+
+    const { refund, event } = await refundCheckout(laptopPayment.event);
+    expect((await deliver(worker, event)).status).toBe(200);
+
+    expect(await books(worker.version, owner.account)).toEqual({ balance: 500, ledger: 500, rows: 3 });
+    expect((await ledger(worker.version, owner.account))[2]).toMatchObject({ kind: "refund", amount: -300, reference: refund.id });
+    // The laptop's own database only points at the account; it holds no money and no ledger.
+    expect(await userRow(worker.version, laptop.account)).toMatchObject({ balance: 0, verified_user_access_token: owner.account });
+    expect(await ledger(worker.version, laptop.account)).toEqual([]);
+    expect((await me(worker, laptop)).body.balance).toBe(500);
+  });
+
+  it("a payment credited before the index recorded charge ids is found through its checkout session", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 600);
+    // What an index written by the previous version looks like: claims, no payments rows.
+    const index = database(worker.version, "index");
+    await sqlIn(index, "DELETE FROM payments");
+    expect(await sqlIn(index, "SELECT * FROM payments")).toEqual([]);
+
+    const { event } = await refundCheckout(visitor.payment.event, 100);
+    expect((await deliver(worker, event)).status).toBe(200);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 2 });
+    // Found once through Stripe, then recorded: the charge and the PaymentIntent map to it again.
+    const ids = (await sqlIn(index, "SELECT stripe_id, account FROM payments")).map((row) => [row.stripe_id.slice(0, 3), row.account]);
+    expect(ids.sort()).toEqual([
+      ["ch_", visitor.account],
+      ["pi_", visitor.account],
+    ]);
+  });
+
+  it("ignores a refund of a charge this Worker never credited (2xx, nothing written)", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 500);
+    // A payment made outside this Worker (another app on the same Stripe account), refunded.
+    const intent = await stripeApi("POST", "/v1/payment_intents", { amount: "900", currency: "usd", payment_method: "pm_card_amex", confirm: "true" });
+    await stripeApi("POST", "/v1/refunds", { payment_intent: intent.id });
+    const charge = await stripeApi("GET", `/v1/charges/${intent.latest_charge}`);
+    const foreign = await deliver(worker, stripeEvent("charge.refunded", charge));
+    expect(foreign.status).toBe(200);
+    expect(await foreign.text()).toMatch(/^Ignored: charge ch_\w+ is not a payment this Worker credited/);
+    // A charge Stripe does not know at all.
+    const unknown = await deliver(worker, stripeEvent("charge.refunded", { ...charge, id: "ch_unknown", payment_intent: "pi_unknown" }));
+    expect(unknown.status).toBe(200);
+    expect(await unknown.text()).toContain("not a payment this Worker credited");
+
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 1 });
+    expect(await sqlIn(database(worker.version, "index"), "SELECT count(*) AS n FROM payments WHERE account <> ?", visitor.account)).toEqual([{ n: 0 }]);
+  });
+
+  it("gives a refund back once when it fails later (charge.refund.updated)", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 500);
+    const { refund, event } = await refundCheckout(visitor.payment.event, 200);
+    await deliver(worker, event);
+    expect((await books(worker.version, visitor.account)).balance).toBe(300);
+
+    const failed = stripeEvent("charge.refund.updated", { ...refund, status: "failed", failure_reason: "expired_or_canceled_card" });
+    await Promise.all([deliver(worker, failed), deliver(worker, failed)]);
+    await deliver(worker, event); // the old charge.refunded again, its refund still "succeeded" in the event: no new debit
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 3 });
+    expect((await ledger(worker.version, visitor.account))[2]).toMatchObject({ kind: "refund_reversed", amount: 200, reference: refund.id });
+  });
+
+  it("answers 503 and writes nothing when Stripe cannot list the refunds; the retry applies them", async () => {
+    const worker = fixture();
+    const down = fixture({ version: worker.version }, { STRIPE_API_BASE: "http://127.0.0.1:9" });
+    const visitor = await paidVisitor(worker, 500);
+    const { event } = await refundCheckout(visitor.payment.event);
+    const response = await deliver(down, event);
+    expect(response.status).toBe(503);
+    expect(await response.text()).toMatch(/could not read the refunds of ch_\w+ from Stripe/);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 1 });
+    expect((await deliver(worker, event)).status).toBe(200);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 2 });
+  });
+
+  it("the aggregate mirror carries the refunded balance", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 500);
+    await runMirror(worker.version, visitor.account);
+    const { event } = await refundCheckout(visitor.payment.event, 450);
+    await deliver(worker, event);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    const [mirrored] = await sqlIn(database(worker.version, "aggregate"), "SELECT balance FROM users WHERE access_token = ?", visitor.account);
+    expect(mirrored).toEqual({ balance: 50 });
+  });
+});
+
+describe("ledger written before refunds existed", () => {
+  it("is upgraded in place (rows and ids kept), then takes refunds and dispute holds and releases", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 700);
+    await worker(request("/price?value=5", visitor));
+    const before = await ledger(worker.version, visitor.account);
+
+    // Rewrite the table as the previous version created it (reference TEXT UNIQUE), and make
+    // the object forget it checked its schema, as after a deploy.
+    await runInDurableObject(accountDb(worker.version, visitor.account), (instance: DORM, state) => {
+      const sql = state.storage.sql;
+      sql.exec(`ALTER TABLE stripeflare_transactions RENAME TO old_ledger`);
+      sql.exec(`DROP INDEX IF EXISTS stripeflare_transactions_stripe`);
+      sql.exec(`DROP INDEX IF EXISTS stripeflare_transactions_kind`);
+      sql.exec(`CREATE TABLE stripeflare_transactions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, amount INTEGER NOT NULL,
+        balance_after INTEGER NOT NULL, currency TEXT, reference TEXT UNIQUE, description TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`);
+      sql.exec(`INSERT INTO stripeflare_transactions SELECT * FROM old_ledger`);
+      sql.exec(`DROP TABLE old_ledger`);
+      (instance as unknown as { schemaKey: string | undefined }).schemaKey = undefined;
+    });
+
+    const { refund, event } = await refundCheckout(visitor.payment.event, 100);
+    expect((await deliver(worker, event)).status).toBe(200);
+    const after = await ledger(worker.version, visitor.account);
+    expect(after.slice(0, 2)).toEqual(before);
+    expect(after[2]).toMatchObject({ id: 3, kind: "refund", amount: -100, reference: refund.id });
+    const [table] = await sqlIn(accountDb(worker.version, visitor.account), `SELECT sql FROM sqlite_schema WHERE name = 'stripeflare_transactions'`);
+    expect(table!.sql).not.toMatch(/UNIQUE/);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 595, ledger: 595, rows: 3 });
+  });
+});
