@@ -1,0 +1,251 @@
+// Reliability of the CLI under failure: an invalid key, the Stripe stand-in dropping
+// connections at every step, an existing folder, a read-only folder. Each failure must give a
+// clear one-line error (no stack trace, no secret), leave .dev.vars absent or whole (never
+// half-written, no temp files), and a rerun must complete without duplicate Stripe objects.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type Stripe from "stripe";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { cleanupTempDirs, fileMode, readDevVarsFile, runCli, startStripeStandIn, tempDir, type Failure, type StripeStandIn } from "./helpers/index.js";
+
+let stripe: StripeStandIn;
+beforeAll(async () => {
+  stripe = await startStripeStandIn();
+});
+afterEach(() => stripe.clearFailures());
+afterAll(async () => {
+  for (const dir of mounted.splice(0)) unmount(dir);
+  await stripe.close();
+  cleanupTempDirs();
+});
+
+type Result = Awaited<ReturnType<typeof runCli>>;
+const KINDS = ["product", "price", "payment_link", "webhook_endpoint"] as const;
+
+const args = (name: string, key = stripe.keys.secret, extra: string[] = []) => [
+  name, "--yes", "--no-install", "--no-git", "--domain", `${name}.example.com`,
+  "--stripe-secret", key, "--stripe-publishable-key", stripe.keys.publishable, ...extra,
+];
+const run = (name: string, cwd: string, key?: string, extra?: string[]) => runCli(args(name, key, extra), { cwd, env: { STRIPE_API_BASE: stripe.url } });
+
+/** Our Stripe objects of one project, per kind (active payment links only: an old link may be deactivated). */
+function stripeCounts(project: string): number[] {
+  const ours = (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+  return KINDS.map((kind) => stripe.list<{ metadata: Stripe.Metadata; active?: boolean }>(kind).filter((o) => ours(o) && o.active !== false).length);
+}
+
+/** A failure as a user should see it: non-zero exit, one line on stderr, no trace, no secret in it. */
+function expectCleanFailure(result: Result, pattern: RegExp) {
+  expect(result.exitCode, result.all).not.toBe(0);
+  const lines = result.stderr.trim().split("\n");
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(result.all).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  expect(result.stderr).not.toContain(stripe.keys.secret);
+}
+
+/** .dev.vars is absent, or whole: all five keys, a real DB_SECRET, mode 0600; no temp file left beside it. */
+function expectDevVarsAbsentOrWhole(dir: string): "absent" | "whole" {
+  if (existsSync(dir)) expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  if (!existsSync(join(dir, ".dev.vars"))) return "absent";
+  const vars = readDevVarsFile(dir);
+  for (const key of ["STRIPE_SECRET", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SIGNING_SECRET", "STRIPE_PAYMENT_LINK", "DB_SECRET"]) expect(vars).toHaveProperty(key);
+  expect(vars.DB_SECRET.length).toBeGreaterThanOrEqual(32);
+  expect(fileMode(join(dir, ".dev.vars"))).toBe(0o600);
+  return "whole";
+}
+
+/** A completed project: exit 0, one of each Stripe object, .dev.vars filled in and matching Stripe. */
+function expectComplete(result: Result, cwd: string, name: string) {
+  expect(result.exitCode, result.all).toBe(0);
+  expect(stripeCounts(name)).toEqual([1, 1, 1, 1]);
+  const dir = join(cwd, name);
+  expect(expectDevVarsAbsentOrWhole(dir)).toBe("whole");
+  const vars = readDevVarsFile(dir);
+  const endpoint = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").find((e) => e.metadata.stripeflare_project === name)!;
+  expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
+  const link = stripe.list<Stripe.PaymentLink>("payment_link").find((l) => l.metadata.stripeflare_project === name && l.active)!;
+  expect(vars.STRIPE_PAYMENT_LINK).toBe(link.url);
+}
+
+describe("an invalid key", () => {
+  it("unknown key on a fresh folder: one line, nothing created anywhere; the rerun with the right key completes", async () => {
+    const cwd = tempDir();
+    const mark = stripe.requests.length;
+    const failed = await run("badkey", cwd, "sk_test_0000000000000000000000000000wxyz");
+    expectCleanFailure(failed, /rejected the secret key sk_test_…wxyz/);
+    expect(existsSync(join(cwd, "badkey"))).toBe(false);
+    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+    expectComplete(await run("badkey", cwd), cwd, "badkey");
+  });
+
+  it("unknown key on a half-done project: .dev.vars is left byte-for-byte as it was", async () => {
+    const cwd = tempDir();
+    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
+    expectCleanFailure(await run("halfkey", cwd), /Injected outage/);
+    const before = readFileSync(join(cwd, "halfkey", ".dev.vars"), "utf8");
+    expectCleanFailure(await run("halfkey", cwd, "sk_test_revokedrevokedrevoked9876"), /rejected the secret key/);
+    expect(readFileSync(join(cwd, "halfkey", ".dev.vars"), "utf8")).toBe(before);
+    expectComplete(await run("halfkey", cwd), cwd, "halfkey");
+  });
+});
+
+describe("secrets in failure output", () => {
+  it("never prints the secret key in full, even in the rerun hint after a failure (CONTRACT §1)", async () => {
+    const cwd = tempDir();
+    stripe.fail({ method: "POST", path: "/v1/prices", kind: "drop-before", times: 10 });
+    const failed = await run("hint", cwd);
+    expectCleanFailure(failed, /could not reach the Stripe API/);
+    expect(failed.stdout).toMatch(/again to finish/);
+    expect(failed.all).not.toContain(stripe.keys.secret);
+  });
+});
+
+describe("the Stripe stand-in dropping connections midway", () => {
+  // Every attempt (the SDK retries twice) is cut: before Stripe acts, or after it committed.
+  const cases: [string, Failure][] = [];
+  for (const [label, method, path] of [
+    ["listing products", "GET", "/v1/products"],
+    ["creating the product", "POST", "/v1/products"],
+    ["creating the price", "POST", "/v1/prices"],
+    ["creating the payment link", "POST", "/v1/payment_links"],
+    ["creating the webhook endpoint", "POST", "/v1/webhook_endpoints"],
+  ] as const) {
+    cases.push([`${label}, before Stripe acts`, { method, path, kind: "drop-before", times: 10 }]);
+    if (method === "POST") cases.push([`${label}, after Stripe committed it`, { method, path, kind: "drop-after", times: 10 }]);
+  }
+
+  it.each(cases)("%s: one line, .dev.vars whole or absent, rerun completes without duplicates", async (_label, failure) => {
+    const cwd = tempDir();
+    const name = `drop${cases.findIndex(([, f]) => f === failure)}`;
+    stripe.fail(failure);
+    const failed = await run(name, cwd);
+    stripe.clearFailures();
+    expectCleanFailure(failed, /could not reach the Stripe API/);
+    expectDevVarsAbsentOrWhole(join(cwd, name));
+    // Whatever Stripe committed before the cut exists at most once.
+    expect(stripeCounts(name).every((n) => n <= 1)).toBe(true);
+    const rerun = await run(name, cwd);
+    expectComplete(rerun, cwd, name);
+    // A second rerun changes nothing at Stripe.
+    const posts = stripe.requests.length;
+    expectComplete(await run(name, cwd), cwd, name);
+    expect(stripe.requests.slice(posts).filter((r) => r.method === "POST" && !r.path.startsWith("/v1/webhook_endpoints/"))).toEqual([]);
+  });
+});
+
+describe("an existing folder", () => {
+  it("non-empty: refused with one line and every file untouched; with --force it completes and keeps the user's files and .dev.vars keys", async () => {
+    const cwd = tempDir();
+    const dir = join(cwd, "occupied");
+    mkdirSync(join(dir, "src"), { recursive: true });
+    writeFileSync(join(dir, "src", "index.ts"), "// my own worker\n");
+    writeFileSync(join(dir, ".dev.vars"), "MY_OWN_KEY=keep-me\nDB_SECRET=short\n");
+    const tree = () => readdirSync(dir, { recursive: true }).map(String).sort().map((f) => [f, existsSync(join(dir, f)) && !f.endsWith("src") ? readFileSync(join(dir, f), "utf8") : ""]);
+    const before = tree();
+    const mark = stripe.requests.length;
+
+    expectCleanFailure(await run("occupied", cwd), /occupied is not empty.*--force/);
+    expect(tree()).toEqual(before);
+    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+
+    const forced = await run("occupied", cwd, undefined, ["--force"]);
+    expectComplete(forced, cwd, "occupied");
+    const vars = readDevVarsFile(dir);
+    expect(vars.MY_OWN_KEY).toBe("keep-me");
+    expect(vars.DB_SECRET).not.toBe("short"); // too short to be a secret: replaced
+    expect(readFileSync(join(dir, "src", "index.ts"), "utf8")).not.toBe(""); // the template's, copied over (that is what --force means)
+    // The project is now ours: a plain rerun continues there, without duplicates.
+    expectComplete(await run("occupied", cwd), cwd, "occupied");
+  });
+});
+
+// ---- read-only folders -------------------------------------------------------------------
+// We run as root, so chmod does not stop writes. A tmpfs mounted read-only does, for root too.
+const mounted: string[] = [];
+function mount(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", dir]);
+  mounted.push(dir);
+}
+const remount = (dir: string, mode: "ro" | "rw") => execFileSync("mount", ["-o", `remount,${mode}`, dir]);
+function unmount(dir: string) {
+  try {
+    execFileSync("umount", [dir]);
+  } catch {
+    // already gone
+  }
+}
+function canMount(): string | null {
+  if (process.platform !== "linux") return "read-only mounts need Linux";
+  const probe = tempDir("csf-ro-probe-");
+  try {
+    mount(probe);
+    remount(probe, "ro");
+    let blocked = false;
+    try {
+      writeFileSync(join(probe, "x"), "x");
+    } catch {
+      blocked = true;
+    }
+    return blocked ? null : "a read-only tmpfs still accepted writes";
+  } catch (error) {
+    return `cannot mount a tmpfs here (${(error as Error).message.split("\n")[0]}); needs root with CAP_SYS_ADMIN`;
+  } finally {
+    unmount(probe);
+    mounted.splice(mounted.indexOf(probe), 1);
+  }
+}
+const cannotMount = canMount();
+if (cannotMount) console.warn(`[reliability-cli] read-only folder tests skipped: ${cannotMount}`);
+
+describe.skipIf(cannotMount !== null)("a read-only folder (tmpfs mounted read-only; root ignores chmod)", () => {
+  it("the target folder is read-only: one line naming the problem, nothing created at Stripe; writable again, the rerun completes", async () => {
+    const cwd = tempDir();
+    const dir = join(cwd, "locked");
+    mount(dir);
+    remount(dir, "ro");
+    const mark = stripe.requests.length;
+    const failed = await run("locked", cwd);
+    expectCleanFailure(failed, /read-only file system/i);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+    remount(dir, "rw");
+    expectComplete(await run("locked", cwd), cwd, "locked");
+  });
+
+  it("the parent folder is read-only (the target cannot be created): one line, nothing created", async () => {
+    const parent = join(tempDir(), "parent");
+    mount(parent);
+    remount(parent, "ro");
+    const failed = await run("child", parent);
+    // Node's recursive mkdir reports EROFS as ENOENT ("no such file or directory"): the
+    // message must still say what is wrong with the folder.
+    expectCleanFailure(failed, /read-only|not writable|cannot write/i);
+    expect(readdirSync(parent)).toEqual([]);
+    remount(parent, "rw");
+    expectComplete(await run("child", parent), parent, "child");
+  });
+
+  it("read-only midway (after a partial run): one line, .dev.vars byte-for-byte unchanged; writable again, the rerun completes without duplicates", async () => {
+    const cwd = tempDir();
+    const dir = join(cwd, "midway");
+    mount(dir);
+    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
+    expectCleanFailure(await run("midway", cwd), /Injected outage/);
+    stripe.clearFailures();
+    expect(stripeCounts("midway")).toEqual([1, 1, 0, 0]);
+    const before = readFileSync(join(dir, ".dev.vars"), "utf8");
+
+    remount(dir, "ro");
+    const failed = await run("midway", cwd);
+    expectCleanFailure(failed, /read-only file system/i);
+    expect(readFileSync(join(dir, ".dev.vars"), "utf8")).toBe(before);
+    expectDevVarsAbsentOrWhole(dir);
+    expect(stripeCounts("midway")).toEqual([1, 1, 0, 0]); // stopped before creating anything more
+
+    remount(dir, "rw");
+    expectComplete(await run("midway", cwd), cwd, "midway");
+  });
+});
