@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // One entry point for every benchmark of create-stripeflare (see ../BENCHMARKS.md).
 //
-//   node bench/run.mjs [part ...] [--quick]
+//   node bench/run.mjs [part ...] [--quick] [--repeat=N]
 //   parts: worker (paid request vs bare), users (1/10/100 users, aggregate off the path),
 //          crypto (identity + webhook crypto CPU), bundle (Worker gzip size),
 //          pack (CLI packed/installed size), scaffold (--no-install scaffold time); default: all
@@ -77,18 +77,31 @@ if (selected.includes("worker") || selected.includes("users")) {
   try {
     if (!env.hasWallet) console.log("NOTE: templates/default/src/stripeflare/index.ts is missing: bare Worker only.\n");
     if (env.webhook) show("Webhook handling (end to end)", Object.entries(env.webhook).filter(([, s]) => s && typeof s === "object" && "p50" in s).map(([k, s]) => ({ path: k, ...s })), env.webhook.note);
+    // --repeat=N: the whole measurement N times in one session, to show how much the ratios
+    // move on a shared machine; every repetition is kept in the results file.
+    const repeat = Number(argv.find((a) => a.startsWith("--repeat="))?.split("=")[1] ?? 1);
     if (selected.includes("worker")) {
-      const r = await paidRequest(env, { rounds: quick ? 2 : 5, n: n(300), throughputN: n(1500) });
-      show("Paid request latency (sequential)", r.latency.rows, r.latency.about);
-      show("Latency against the one-round-trip floor", r.latency.rowsVsFloor);
-      show("Paid request throughput", r.throughput.rows, r.throughput.about);
-      save("worker", { ...r, webhook: env.webhook, stripeCalls: env.stripeCalls.length, balances: await verifyBalances(env) });
+      const reps = [];
+      for (let i = 0; i < repeat; i++) {
+        const r = await paidRequest(env, { rounds: quick ? 2 : 8, n: n(250), throughputN: n(400) });
+        const tag = repeat > 1 ? ` [repetition ${i + 1}/${repeat}]` : "";
+        show(`Paid request latency (sequential)${tag}`, r.latency.rows, r.latency.about);
+        show(`Latency against the one-round-trip floor${tag}`, r.latency.rowsVsFloor);
+        show(`Paid request throughput${tag}`, r.throughput.rows, r.throughput.about);
+        reps.push(r);
+      }
+      if (repeat > 1) show("Ratios across repetitions (p50 vs paired bare; req/s vs paired bare)", spread(reps));
+      save("worker", { source: env.source, repetitions: reps, spread: repeat > 1 ? spread(reps) : undefined, webhook: env.webhook, balances: await verifyBalances(env) });
     }
     if (selected.includes("users")) {
-      const r = await usersInParallel(env, { rounds: quick ? 1 : 2, n: n(1500) });
-      show("Users in parallel", r.rows, r.about);
-      console.log("aggregate database calls:", JSON.stringify(r.aggregate, null, 2), "\n");
-      save("users", { ...r, balances: await verifyBalances(env) });
+      const reps = [];
+      for (let i = 0; i < repeat; i++) {
+        const r = await usersInParallel(env, { rounds: quick ? 1 : 4, n: n(600) });
+        show(`Users in parallel${repeat > 1 ? ` [repetition ${i + 1}/${repeat}]` : ""}`, r.rows, r.about);
+        console.log("aggregate database calls:", JSON.stringify(r.aggregate, null, 2), "\n");
+        reps.push(r);
+      }
+      save("users", { source: env.source, repetitions: reps, balances: await verifyBalances(env) });
     }
     const balances = await verifyBalances(env);
     console.log(`balance check: ${balances.ok ? "every counted charge is in the balances" : "MISMATCH"} ${JSON.stringify(balances.chargesCounted)}`);
@@ -101,6 +114,19 @@ if (selected.includes("worker") || selected.includes("users")) {
     writeFileSync(join(resultsDir, "wrangler-dev.log.tmp"), env.output());
     await env.close();
   }
+}
+
+/** Per variant: the p50 and req/s ratios of each repetition, in order. */
+function spread(reps) {
+  return Object.keys(reps[0].latency.raw).map((variant) => {
+    const pick = (part, col) => reps.map((r) => r[part].rows.find((row) => row.variant === variant)?.[col]).join(" / ");
+    return {
+      variant,
+      "p50 vs bare (sequential)": pick("latency", "p50 vs bare"),
+      "p50 vs bare-1rt (sequential)": reps.map((r) => r.latency.rowsVsFloor.find((row) => row.variant === variant)?.["p50 vs bare-1rt"]).join(" / "),
+      "req/s vs bare (16 in flight)": pick("throughput", "req/s vs bare"),
+    };
+  });
 }
 
 function fail(message) {
