@@ -15,7 +15,7 @@ const pricedByPath = (req: Request) => {
 };
 
 describe("a Durable Object reset mid-charge loses no money", () => {
-  it("aborting the account's object while 600 charges are in flight: each is applied whole or not at all", async () => {
+  it("declared prices: resetting the account's object while 600 charges are in flight: each is applied whole or not at all", async () => {
     const worker = fixture({ prices: pricedByPath });
     const funded = 2_000;
     const visitor = await fundedVisitor(worker, funded);
@@ -38,7 +38,6 @@ describe("a Durable Object reset mid-charge loses no money", () => {
     await Promise.all(resets);
     const statuses = responses.map((r) => r.status);
     const counts = { ok: statuses.filter((s) => s === 200).length, failed: statuses.filter((s) => s === 500).length };
-    console.log(`[reliability] reset mid-charge: ${JSON.stringify(counts)} of ${amounts.length}`);
     expect(statuses.every((s) => s === 200 || s === 500)).toBe(true);
     expect(counts.failed).toBeGreaterThan(0); // the resets did land on charges in flight
 
@@ -53,6 +52,39 @@ describe("a Durable Object reset mid-charge loses no money", () => {
     const spent = amounts.filter((cents, i) => charged.has(`GET /charge/${i}/${cents}`)).reduce((n, c) => n + c, 0);
     expect(balance).toBe(funded - spent);
     expect(charged.size).toBeGreaterThanOrEqual(counts.ok);
+    console.log(`[reliability] reset mid-charge (declared): ok ${counts.ok}, failed ${counts.failed}, committed ${charged.size}`);
+  });
+
+  it("X-Price (charged after the handler, a second round trip): resets in flight lose no money either", async () => {
+    const worker = fixture();
+    const funded = 2_000;
+    const visitor = await fundedVisitor(worker, funded);
+    const stub = accountDb(worker.version, visitor.account);
+    const responses: Response[] = [];
+    let answered = 0;
+    const resets: Promise<void>[] = [];
+    const lane = async (start: number) => {
+      for (let i = start; i < 600; i += 50) {
+        responses[i] = await worker(request(`/price?value=${1 + (i % 4)}`, visitor));
+        if (++answered % 100 === 0) resets.push(abortObject(stub));
+      }
+    };
+    await Promise.all(Array.from({ length: 50 }, (_, start) => lane(start)));
+    await Promise.all(resets);
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 500)).toBe(true);
+    expect(statuses.filter((s) => s === 500).length).toBeGreaterThan(0);
+    const history = await ledger(worker.version, visitor.account);
+    const charges = history.filter((r) => r.kind === "charge");
+    const { balance, ledger: sum } = await books(worker.version, visitor.account);
+    expect(sum).toBe(balance);
+    expect(balance).toBe(funded + charges.reduce((n, r) => n + r.amount, 0));
+    // Every 200 is a committed charge: its X-Balance is the balance right after one ledger row.
+    const after = new Set(charges.map((r) => r.balance_after));
+    const ok = responses.filter((r) => r.status === 200);
+    for (const r of ok) expect(after.has(Number(r.headers.get("X-Balance")))).toBe(true);
+    expect(charges.length).toBeGreaterThanOrEqual(ok.length);
+    console.log(`[reliability] reset mid-charge (X-Price): ok ${ok.length}, failed ${statuses.length - ok.length}, committed ${charges.length}`);
   });
 });
 

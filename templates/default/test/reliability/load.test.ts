@@ -76,19 +76,34 @@ describe(`${CHARGES} concurrent charges on one account (allowNegativeBalance fal
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 600 }, (_, i) => i));
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 601 });
     expectConsistentHistory(await ledger(worker.version, visitor.account));
+    console.log(`[reliability] X-Price: ${CHARGES} charges, 600 ok, 400 refused, balance 0`);
   });
 
-  it("chargeUser from outside a request (queue/cron style) with payments arriving in the middle", async () => {
+  it("chargeUser from outside a request (queue/cron style), 100 in flight at a time, with payments landing mid-race", async () => {
     const worker = fixture();
     const visitor = await fundedVisitor(worker, 500);
     const ctx = createExecutionContext();
     const amounts = Array.from({ length: CHARGES }, (_, i) => 1 + (i % 5)); // demand: 3,000 cents
-    const charges = amounts.map((cents) => chargeUser(testEnv, ctx, visitor.token, undefined, worker.version, cents, false));
-    // Three top-ups land while the charges race.
-    const topUps = [200, 300, 400].map((amount) => pay(worker, { reference: visitor.reference, amount }).then((p) => p.response.status));
-    const results = await Promise.all(charges);
+    // 100 charges in flight at a time; a top-up is paid after 250, 500 and 750 answers, so
+    // credits land in the middle of the race rather than after it.
+    const results: Awaited<ReturnType<typeof chargeUser>>[] = new Array(CHARGES);
+    const topUps: Promise<number>[] = [];
+    let next = 0;
+    let answered = 0;
+    const lane = async () => {
+      while (next < CHARGES) {
+        const i = next++;
+        results[i] = await chargeUser(testEnv, ctx, visitor.token, undefined, worker.version, amounts[i]!, false);
+        answered++;
+        if (answered === 250 || answered === 500 || answered === 750) {
+          const amount = answered * 4 / 5; // 200, 400, 600
+          topUps.push(pay(worker, { reference: visitor.reference, amount }).then((p) => p.response.status));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 100 }, lane));
     expect(await Promise.all(topUps)).toEqual([200, 200, 200]);
-    const credited = 500 + 200 + 300 + 400;
+    const credited = 500 + 200 + 400 + 600;
 
     const ok = results.filter((r) => r.charged);
     expect(results.every((r) => r.charged || r.message === "User balance too low")).toBe(true);
@@ -98,7 +113,12 @@ describe(`${CHARGES} concurrent charges on one account (allowNegativeBalance fal
     expect(balance).toBe(credited - spent);
     expect(sum).toBe(balance);
     expect(rows).toBe(4 + ok.length);
-    expect(expectConsistentHistory(await ledger(worker.version, visitor.account))).toBe(balance);
+    const history = await ledger(worker.version, visitor.account);
+    expect(expectConsistentHistory(history)).toBe(balance);
+    // The top-ups really landed mid-race: charges succeeded after the last credit too.
+    const lastCredit = history.findLastIndex((r) => r.kind === "credit");
+    expect(lastCredit).toBeGreaterThan(0);
+    expect(history.slice(lastCredit + 1).some((r) => r.kind === "charge")).toBe(true);
     console.log(`[reliability] chargeUser: ${CHARGES} charges + 3 credits, ${ok.length} ok, balance ${balance}`);
   });
 });

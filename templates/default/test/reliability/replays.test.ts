@@ -71,6 +71,7 @@ describe(`one event delivered ${DELIVERIES} times at once, and again later`, () 
     const credits = (await ledger(worker.version, visitor.account)).filter((r) => r.reference === sessionId);
     expect(credits).toHaveLength(1);
     expect(await claims(worker.version)).toHaveLength(2);
+    console.log(`[reliability] replays: ${all.length + later.length} deliveries of one session, 1 credit, ${credits.length} ledger row`);
   });
 
   it("credits once when the index and the account objects are reset while deliveries are in flight", async () => {
