@@ -31,3 +31,23 @@ export function snapshot() {
   symlinkSync(join(template, "node_modules"), join(dir, "templates/default/node_modules"));
   return { dir, source, commit, close: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * The whole repository at HEAD, built (`node scripts/build.mjs`) as a clean clone would be:
+ * what `npm pack` publishes and what the CLI scaffolds from, without untracked files of the
+ * working tree (generated types, local state). Built once per process.
+ */
+let built;
+export function builtSnapshot() {
+  if (built) return built;
+  const dir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-repo-"));
+  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+  execSync(`git archive HEAD | tar -x -C ${JSON.stringify(dir)}`, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+  execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  // node_modules was only needed to build; the package must not see it.
+  rmSync(join(dir, "node_modules"));
+  built = { dir, commit, close: () => rmSync(dir, { recursive: true, force: true }) };
+  process.once("exit", () => built?.close());
+  return built;
+}

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { ensureTool, noInstallShim } from "../lib/compare-tools.mjs";
-import { root } from "../lib/env.mjs";
+import { builtSnapshot } from "../lib/snapshot.mjs";
 import { median, ratio, round, summary } from "../lib/stats.mjs";
 
 // All three run on the same Node (this one: create-cloudflare needs Node 22). The CLI's own
@@ -25,13 +25,14 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
   const vite = ensureTool("create-vite");
   const c3 = ensureTool("create-cloudflare");
   const shim = noInstallShim();
-  const cli = join(root, "bin/create-stripeflare.js");
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first (npm run build at the repository root)`);
+  // The CLI as built from a clean export of HEAD (templates without untracked files).
+  const repo = builtSnapshot();
+  const cli = join(repo.dir, "bin/create-stripeflare.js");
 
   const tools = [
     {
       name: "create-stripeflare",
-      version: "workspace",
+      version: `HEAD ${repo.commit}`,
       argv: [cli, "app", "--no-stripe", "--no-install", "--no-git", "--yes"],
       expect: ["app/wrangler.jsonc", "app/package.json", "app/.dev.vars"],
       env: {},
@@ -39,7 +40,7 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
     {
       name: "create-stripeflare (system Node)",
       node: systemNode,
-      version: "workspace",
+      version: `HEAD ${repo.commit}`,
       argv: [cli, "app", "--no-stripe", "--no-install", "--no-git", "--yes"],
       expect: ["app/wrangler.jsonc", "app/package.json", "app/.dev.vars"],
       env: {},
@@ -90,7 +91,7 @@ export async function scaffold({ runs = Number(process.env.BENCH_SCAFFOLD_RUNS ?
     version: t.version,
     ...pick(summary(times[t.name])),
     "vs create-stripeflare (median)": ratio(median(times[t.name]), base),
-    command: `${t.node ? "node20" : "node"} ${t.argv.map((a) => a.replace(root + "/", "").replace(os.tmpdir(), "$TMP")).join(" ")}`,
+    command: `${t.node ? "node20" : "node"} ${t.argv.map((a) => a.replace(repo.dir + "/", "").replace(os.tmpdir(), "$TMP")).join(" ")}`,
   }));
   return {
     runs,

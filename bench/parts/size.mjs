@@ -7,8 +7,8 @@ import os from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { ensureTool } from "../lib/compare-tools.mjs";
-import { root, toolEnv, wranglerBin } from "../lib/env.mjs";
-import { snapshot } from "../lib/snapshot.mjs";
+import { toolEnv, wranglerBin } from "../lib/env.mjs";
+import { builtSnapshot, snapshot } from "../lib/snapshot.mjs";
 
 export async function bundle() {
   // From a snapshot of the commit (see lib/snapshot.mjs), so the checkout is not touched.
@@ -65,10 +65,11 @@ function walk(dir) {
 
 /** Packed size (`npm pack --dry-run --json`) and installed size (a real `npm install` of the tarball). */
 export async function pack() {
-  const ours = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8", env: toolEnv() }))[0];
-  if (!existsSync(join(root, "dist")) && !ours.files.some((f) => f.path.startsWith("dist/")))
-    console.error("warning: dist/ is missing, the packed size is without the built CLI (run npm run build first)");
-  const rows = [packRow("create-stripeflare", "workspace", ours, installedSize("create-stripeflare", root))];
+  // From a clean export of HEAD, built: what a publish from a fresh clone would pack.
+  const repo = builtSnapshot();
+  const ours = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: repo.dir, encoding: "utf8", env: toolEnv() }))[0];
+  if (!ours.files.some((f) => f.path.startsWith("dist/"))) throw new Error("the packed CLI has no dist/: the build did not run");
+  const rows = [packRow("create-stripeflare", `HEAD ${repo.commit}`, ours, installedSize("create-stripeflare", repo.dir))];
   for (const pkg of ["create-vite", "create-cloudflare"]) {
     const tool = ensureTool(pkg);
     const info = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", `${pkg}@${tool.version}`], { cwd: os.tmpdir(), encoding: "utf8" }))[0];
@@ -82,7 +83,7 @@ export async function pack() {
   return {
     rows,
     files: ours.files.map((f) => ({ path: f.path, size: f.size })).sort((a, b) => b.size - a.size).slice(0, 15),
-    commands: ["npm pack --dry-run --json (at the repository root)", "npm pack --dry-run --json <pkg>@<version>", "npm install --prefix <tmp> <tarball or pkg>; du -sb <tmp>/node_modules"],
+    commands: ["git archive HEAD | tar -x -C <tmp>; node scripts/build.mjs; npm pack --dry-run --json --ignore-scripts", "npm pack --dry-run --json <pkg>@<version>", "npm install --prefix <tmp> <tarball or pkg>; du -sb <tmp>/node_modules"],
   };
 }
 
