@@ -4,6 +4,9 @@
 export { withStripeflare, chargeUser } from "./middleware";
 export { DORM } from "./durable-object";
 export { DEFAULT_MIGRATIONS, createClient } from "./databases";
+/** Stripe event types the wallet handles: subscribe the webhook endpoint to all of them. */
+export { WEBHOOK_EVENTS } from "./webhook";
+export type { StatementEntry } from "./statement";
 export type {
   ChargeResult,
   DORMClient,

@@ -109,7 +109,7 @@ export function invalidAmount(amount: unknown): string | null {
 }
 
 /**
- * Credits a paid checkout session at most once: the ledger's unique reference is checked and
+ * Credits a paid checkout session at most once: its (credit, cs_…) ledger key is checked and
  * written in the same transaction as the balance.
  */
 export function creditAccount(sql: SqlStorage, req: CreditRequest): CreditResult {

@@ -15,7 +15,7 @@
 import type Stripe from "stripe";
 import { stub, type Databases } from "./databases";
 import { text } from "./routes";
-import { checkoutSessionsOf, refundsOf, StripeRequestError } from "./stripe";
+import { checkoutSessionsOf, refundsOf, StripeRequestError, stringOrNull } from "./stripe";
 import type { PaymentRecord, RefundRequest, StripeflareEnv } from "./types";
 
 export const REVERSAL_EVENTS = new Set([
@@ -46,22 +46,25 @@ async function refund(event: Stripe.Event, env: StripeflareEnv, dbs: Databases):
   const object = (event.data?.object ?? {}) as Partial<Stripe.Charge> & Partial<Stripe.Refund>;
   // charge.refunded carries the Charge; charge.refund.updated carries one Refund.
   const isCharge = event.type === "charge.refunded";
-  const chargeId = isCharge ? object.id : idOf(object.charge);
+  const chargeId = isCharge ? stringOrNull(object.id) : idOf(object.charge);
   if (typeof chargeId !== "string" || !chargeId) return ignore(event, "event names no charge");
   const payment = await findPayment(env, dbs, chargeId, idOf(object.payment_intent));
   if (!payment) return ignore(event, `charge ${chargeId} is not a payment this Worker credited`);
 
   let refunds: Stripe.Refund[];
   if (!isCharge) refunds = [object as Stripe.Refund];
-  else if (object.refunds?.data && !object.refunds.has_more) refunds = object.refunds.data;
+  else if (Array.isArray(object.refunds?.data) && object.refunds.has_more === false) refunds = object.refunds.data;
   else refunds = await stripeRead(`the refunds of ${chargeId}`, () => refundsOf(env, chargeId));
 
   const request: RefundRequest = {
     account: payment.account,
     charge: chargeId,
     refunds: refunds
-      .filter((r) => typeof r.id === "string" && Number.isSafeInteger(r.amount) && r.amount > 0)
-      .map((r) => ({ id: r.id, amount: r.amount, currency: r.currency ?? null, status: r.status, active: LIVE_REFUND.has(r.status ?? "") })),
+      .filter((r) => r && typeof r.id === "string" && Number.isSafeInteger(r.amount) && r.amount > 0)
+      .map((r) => {
+        const status = stringOrNull(r.status);
+        return { id: r.id, amount: r.amount, currency: stringOrNull(r.currency), status, active: LIVE_REFUND.has(status ?? "") };
+      }),
   };
   const setup = dbs.account(payment.account);
   const result = await stub(env, setup).refund(setup, request);
@@ -76,7 +79,7 @@ async function dispute(event: Stripe.Event, env: StripeflareEnv, dbs: Databases)
   const payment = await findPayment(env, dbs, chargeId, idOf(object.payment_intent));
   if (!payment) return ignore(event, `charge ${chargeId} is not a payment this Worker credited`);
 
-  const status = object.status ?? "";
+  const status = stringOrNull(object.status) ?? "";
   let outcome: "open" | "won" | "lost" = "open";
   if (event.type === "charge.dispute.closed") {
     if (status === "lost") outcome = "lost";
@@ -89,8 +92,8 @@ async function dispute(event: Stripe.Event, env: StripeflareEnv, dbs: Databases)
     id: object.id,
     charge: chargeId,
     amount: object.amount!,
-    currency: object.currency ?? null,
-    reason: object.reason ?? null,
+    currency: stringOrNull(object.currency),
+    reason: stringOrNull(object.reason),
     outcome,
   });
   return done(event, payment, chargeId, result);

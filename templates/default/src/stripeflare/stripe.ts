@@ -126,6 +126,11 @@ async function stripeGet<T>(env: { STRIPE_SECRET?: string; STRIPE_API_BASE?: str
   throw new Error(message);
 }
 
+/** A field of a signed event that should be a string: anything else counts as absent. */
+export function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
 function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

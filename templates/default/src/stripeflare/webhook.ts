@@ -17,7 +17,7 @@
 import type Stripe from "stripe";
 import { databases, stub, type Databases } from "./databases";
 import { decodeReference, encodeReference } from "./identity";
-import { paymentMethodOf, SignatureError, StripeRequestError, verifyWebhook } from "./stripe";
+import { paymentMethodOf, SignatureError, StripeRequestError, stringOrNull, verifyWebhook } from "./stripe";
 import { REVERSAL_EVENTS, handleReversal } from "./reversals";
 import { text } from "./routes";
 import type { Migrations, StripeflareEnv } from "./types";
@@ -55,6 +55,9 @@ export async function handleWebhook(
     return text(400, `Webhook signature verification failed: ${error.message}`);
   }
 
+  // Signed, but still data: a field of the wrong type must not turn into a 500 (and retries).
+  if (!event || typeof event !== "object" || typeof event.type !== "string") return text(200, "Ignored: not a Stripe event (no type)");
+  if (typeof event.id !== "string") event = { ...event, id: "(no id)" };
   const dbs = databases(migrations, version);
   if (CHECKOUT_EVENTS.has(event.type)) return creditCheckout(event, env, dbs);
   if (REVERSAL_EVENTS.has(event.type)) return handleReversal(event, env, dbs);
@@ -69,7 +72,7 @@ async function creditCheckout(event: Stripe.Event, env: StripeflareEnv, dbs: Dat
   };
 
   if (typeof session.id !== "string" || !session.id) return ignore("event carries no checkout session id");
-  if (session.payment_status !== "paid") return ignore(`checkout session ${session.id} is not paid (${session.payment_status})`);
+  if (session.payment_status !== "paid") return ignore(`checkout session ${session.id} is not paid (${JSON.stringify(session.payment_status)})`);
   const amount = session.amount_total;
   if (typeof amount !== "number" || !Number.isSafeInteger(amount) || amount <= 0) {
     return ignore(`checkout session ${session.id} has no positive amount_total`);
@@ -98,7 +101,7 @@ async function creditCheckout(event: Stripe.Event, env: StripeflareEnv, dbs: Dat
       console.warn(`[stripeflare] webhook ${event.id}: ${error.message}; crediting without card details`);
     }
   }
-  const email = session.customer_details?.email ?? null;
+  const email = stringOrNull(session.customer_details?.email);
   const verifiedEmail = paidWithLink && email ? email.trim().toLowerCase() : null;
 
   const claim = await stub(env, dbs.index).claim(dbs.index, {
@@ -114,9 +117,9 @@ async function creditCheckout(event: Stripe.Event, env: StripeflareEnv, dbs: Dat
     account,
     reference: session.id,
     amount,
-    currency: session.currency ?? null,
+    currency: stringOrNull(session.currency),
     email,
-    name: session.customer_details?.name ?? null,
+    name: stringOrNull(session.customer_details?.name),
     cardFingerprint,
     verifiedEmail,
     // Only the payment that creates an account registers the visitor's token with it.
