@@ -164,6 +164,30 @@ describe("events to ignore (2xx, nothing written)", () => {
   });
 });
 
+describe("signed events with fields of the wrong type (2xx, nothing written, never 500)", () => {
+  it("ignores a non-string type, a payment_status object, and refund / dispute objects of the wrong shape", async () => {
+    const worker = fixture();
+    const visitor = await newVisitor(worker);
+    const { stripeEvent } = await import("./helpers");
+    const odd = [
+      { id: { toString: 0 }, type: { toString: 0 }, data: {} },
+      (await checkoutEvent({ reference: visitor.reference, session: { payment_status: { toString: [] } } })) as unknown,
+      stripeEvent("charge.refunded", { id: { nested: true }, refunds: 5 }),
+      stripeEvent("charge.refunded", { id: "ch_nope", refunds: { data: [null, 7, { id: 1 }], has_more: false } }),
+      stripeEvent("charge.refund.updated", { id: "re_x", charge: ["ch_x"], amount: "100" }),
+      stripeEvent("charge.dispute.created", { id: "dp_x", charge: { id: 5 }, amount: 100, status: { won: true } }),
+      stripeEvent("charge.dispute.closed", { id: "dp_x", charge: "ch_x", amount: -1 }),
+    ];
+    for (const event of odd) {
+      const response = await deliver(worker, event);
+      expect(response.status, JSON.stringify(event)).toBe(200);
+      expect(await response.text()).toMatch(/^Ignored/);
+    }
+    expect(await userRow(worker.version, visitor.account)).toBeUndefined();
+    expect(await sqlIn(database(worker.version, "index"), "SELECT * FROM claims")).toEqual([]);
+  });
+});
+
 describe("sessions with missing parts still credit the visitor", () => {
   it("handles payment_intent null, no customer_details, and a payment without card fingerprint", async () => {
     const worker = fixture();
