@@ -432,7 +432,8 @@ export async function handle(state: StripeLocalState, request: IncomingMessage, 
 
     const rawBody = await readBody(request);
     const body = new URLSearchParams(request.headers["content-type"]?.includes("json") ? "" : rawBody);
-    const expand = [...url.searchParams.getAll("expand[]"), ...body.getAll("expand[]")];
+    // expand[]=x (curl, the Worker) or expand[0]=x (the stripe SDK).
+    const expand = [...url.searchParams, ...body].filter(([key]) => /^expand\[\d*\]$/.test(key)).map(([, value]) => value);
     const path = url.pathname.replace(/\/+$/, "");
     let match: RegExpExecArray | null;
     if (request.method === "POST" && path === "/v1/payment_intents") {

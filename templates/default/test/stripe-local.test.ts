@@ -1,0 +1,54 @@
+// The Stripe stand-in (scripts/stripe-local.ts) answers the real `stripe` SDK as Stripe does
+// for the calls the refund and dispute tests rely on: refunds, their lists and errors, charges
+// with refunds expanded, disputes decided by test evidence.
+import Stripe from "stripe";
+import { describe, expect, it } from "vitest";
+import { testEnv } from "./helpers";
+
+const base = new URL(testEnv.STRIPE_API_BASE!);
+const stripe = new Stripe(testEnv.STRIPE_SECRET!, {
+  host: base.hostname,
+  port: Number(base.port),
+  protocol: "http",
+  maxNetworkRetries: 0,
+  httpClient: Stripe.createFetchHttpClient(),
+});
+
+describe("stripe-local through the stripe SDK", () => {
+  it("refunds: partial, the rest, the list (paginated), Stripe's errors, the charge's totals", async () => {
+    const intent = await stripe.paymentIntents.create({ amount: 1000, currency: "usd", payment_method: "pm_card_visa", confirm: true });
+    const charge = String(intent.latest_charge);
+    const first = await stripe.refunds.create({ charge, amount: 300 });
+    const rest = await stripe.refunds.create({ payment_intent: intent.id });
+    expect(first).toMatchObject({ object: "refund", amount: 300, status: "succeeded", charge, payment_intent: intent.id });
+    expect(rest.amount).toBe(700);
+
+    const page = await stripe.refunds.list({ charge, limit: 1 });
+    expect(page).toMatchObject({ object: "list", has_more: true });
+    expect(page.data[0]!.id).toBe(rest.id); // newest first
+    const all: string[] = [];
+    for await (const refund of stripe.refunds.list({ charge, limit: 1 })) all.push(refund.id);
+    expect(all).toEqual([rest.id, first.id]);
+
+    await expect(stripe.refunds.create({ charge })).rejects.toMatchObject({ type: "StripeInvalidRequestError", code: "charge_already_refunded" });
+    await expect(stripe.refunds.create({})).rejects.toMatchObject({ type: "StripeInvalidRequestError" });
+    await expect(stripe.refunds.create({ charge: "ch_missing" })).rejects.toMatchObject({ code: "resource_missing", param: "charge" });
+
+    const refunded = await stripe.charges.retrieve(charge, { expand: ["refunds"] });
+    expect(refunded).toMatchObject({ amount_refunded: 1000, refunded: true });
+    expect(refunded.refunds!.data.map((r) => r.id)).toEqual([rest.id, first.id]);
+    expect((await stripe.charges.retrieve(charge)).refunds).toBeUndefined();
+  });
+
+  it("disputes: the dispute test card opens one; winning evidence wins it; a closed dispute cannot close again", async () => {
+    const intent = await stripe.paymentIntents.create({ amount: 500, currency: "usd", payment_method: "pm_card_createDispute", confirm: true });
+    const [dispute] = (await stripe.disputes.list({ payment_intent: intent.id })).data;
+    expect(dispute).toMatchObject({ object: "dispute", status: "needs_response", amount: 500, charge: intent.latest_charge });
+    expect((await stripe.disputes.update(dispute!.id, { evidence: { uncategorized_text: "winning_evidence" } })).status).toBe("won");
+    await expect(stripe.disputes.close(dispute!.id)).rejects.toMatchObject({ type: "StripeInvalidRequestError" });
+
+    const other = await stripe.paymentIntents.create({ amount: 500, currency: "usd", payment_method: "pm_card_createDispute", confirm: true });
+    const [second] = (await stripe.disputes.list({ charge: String(other.latest_charge) })).data;
+    expect((await stripe.disputes.close(second!.id)).status).toBe("lost");
+  });
+});
