@@ -3,7 +3,7 @@
 // clear one-line error (no stack trace, no secret), leave .dev.vars absent or whole (never
 // half-written, no temp files), and a rerun must complete without duplicate Stripe objects.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -162,14 +162,22 @@ describe("an existing folder", () => {
 });
 
 // ---- read-only folders -------------------------------------------------------------------
-// We run as root, so chmod does not stop writes. A tmpfs mounted read-only does, for root too.
+// As root (this machine), chmod does not stop writes; a tmpfs remounted read-only does, for
+// root too. As any other user (CI runners), a folder without write permission is the honest
+// equivalent, and chmod is enough.
 const mounted: string[] = [];
-function mount(dir: string) {
+const asRoot = process.getuid?.() === 0;
+/** Creates `dir` as a folder that can later be made read-only and writable again. */
+function prepare(dir: string) {
   mkdirSync(dir, { recursive: true });
+  if (!asRoot) return;
   execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", dir]);
   mounted.push(dir);
 }
-const remount = (dir: string, mode: "ro" | "rw") => execFileSync("mount", ["-o", `remount,${mode}`, dir]);
+function remount(dir: string, mode: "ro" | "rw") {
+  if (asRoot) execFileSync("mount", ["-o", `remount,${mode}`, dir]);
+  else chmodSync(dir, mode === "ro" ? 0o555 : 0o755);
+}
 function unmount(dir: string) {
   try {
     execFileSync("umount", [dir]);
@@ -177,38 +185,40 @@ function unmount(dir: string) {
     // already gone
   }
 }
-function canMount(): string | null {
-  if (process.platform !== "linux") return "read-only mounts need Linux";
-  const probe = tempDir("csf-ro-probe-");
+/** Why read-only folders cannot be made here, or null when they can (checked with a probe write). */
+function readOnlyUnavailable(): string | null {
+  if (process.platform !== "linux") return "read-only folders are made with Linux mounts or permissions";
+  const probe = join(tempDir("csf-ro-probe-"), "probe");
   try {
-    mount(probe);
+    prepare(probe);
     remount(probe, "ro");
-    let blocked = false;
     try {
       writeFileSync(join(probe, "x"), "x");
+      return "a folder made read-only still accepted a write";
     } catch {
-      blocked = true;
+      return null;
     }
-    return blocked ? null : "a read-only tmpfs still accepted writes";
   } catch (error) {
-    return `cannot mount a tmpfs here (${(error as Error).message.split("\n")[0]}); needs root with CAP_SYS_ADMIN`;
+    return `cannot make a read-only folder here (${(error as Error).message.split("\n")[0]}); as root this needs CAP_SYS_ADMIN for a tmpfs`;
   } finally {
-    unmount(probe);
-    mounted.splice(mounted.indexOf(probe), 1);
+    if (asRoot) {
+      unmount(probe);
+      mounted.splice(mounted.indexOf(probe), 1);
+    } else chmodSync(probe, 0o755);
   }
 }
-const cannotMount = canMount();
+const cannotMount = readOnlyUnavailable();
 if (cannotMount) console.warn(`[reliability-cli] read-only folder tests skipped: ${cannotMount}`);
 
-describe.skipIf(cannotMount !== null)("a read-only folder (tmpfs mounted read-only; root ignores chmod)", () => {
+describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs remounted read-only: root ignores chmod" : "no write permission"})`, () => {
   it("the target folder is read-only: one line naming the problem, nothing created at Stripe; writable again, the rerun completes", async () => {
     const cwd = tempDir();
     const dir = join(cwd, "locked");
-    mount(dir);
+    prepare(dir);
     remount(dir, "ro");
     const mark = stripe.requests.length;
     const failed = await run("locked", cwd);
-    expectCleanFailure(failed, /read-only file system/i);
+    expectCleanFailure(failed, /read-only file system|permission denied/i);
     expect(readdirSync(dir)).toEqual([]);
     expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
     remount(dir, "rw");
@@ -217,12 +227,12 @@ describe.skipIf(cannotMount !== null)("a read-only folder (tmpfs mounted read-on
 
   it("the parent folder is read-only (the target cannot be created): one line, nothing created", async () => {
     const parent = join(tempDir(), "parent");
-    mount(parent);
+    prepare(parent);
     remount(parent, "ro");
     const failed = await run("child", parent);
     // Node's recursive mkdir reports EROFS as ENOENT ("no such file or directory"): the
     // message must still say what is wrong with the folder.
-    expectCleanFailure(failed, /read-only|not writable|cannot write/i);
+    expectCleanFailure(failed, /read-only|not writable|cannot write|permission denied/i);
     expect(readdirSync(parent)).toEqual([]);
     remount(parent, "rw");
     expectComplete(await run("child", parent), parent, "child");
@@ -231,7 +241,7 @@ describe.skipIf(cannotMount !== null)("a read-only folder (tmpfs mounted read-on
   it("read-only midway (after a partial run): one line, .dev.vars byte-for-byte unchanged; writable again, the rerun completes without duplicates", async () => {
     const cwd = tempDir();
     const dir = join(cwd, "midway");
-    mount(dir);
+    prepare(dir);
     stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
     expectCleanFailure(await run("midway", cwd), /Injected outage/);
     stripe.clearFailures();
@@ -240,7 +250,7 @@ describe.skipIf(cannotMount !== null)("a read-only folder (tmpfs mounted read-on
 
     remount(dir, "ro");
     const failed = await run("midway", cwd);
-    expectCleanFailure(failed, /read-only file system/i);
+    expectCleanFailure(failed, /read-only file system|permission denied/i);
     expect(readFileSync(join(dir, ".dev.vars"), "utf8")).toBe(before);
     expectDevVarsAbsentOrWhole(dir);
     expect(stripeCounts("midway")).toEqual([1, 1, 0, 0]); // stopped before creating anything more
