@@ -150,7 +150,7 @@ describe("fuzz: webhook parsing", () => {
 });
 
 describe("fuzz: identity parsing", () => {
-  it(`arbitrary Cookie and Authorization headers on /me, a paid route and /rotate-token (${RUNS} runs): never 500, never a write`, async () => {
+  it(`arbitrary Cookie and Authorization headers on /me, /me/transactions, a paid route and /rotate-token (${RUNS} runs): never 500, never a write`, async () => {
     const { worker, owner, unchanged } = await world();
     // Anything but the owner's own token (which the wallet reads with surrounding spaces trimmed).
     const token = fc.oneof(mutationOf(owner.token), headerText(120), fc.constant(`${owner.account}.${"A".repeat(43)}`)).filter((t) => t.trim() !== owner.token);
@@ -167,7 +167,10 @@ describe("fuzz: identity parsing", () => {
       token.map((t) => `bearer    ${t}`),
       headerText(40).map((t) => `Basic ${t}`),
     );
-    const route = fc.constantFrom(["GET", "/me"], ["GET", "/price?value=1"], ["POST", "/rotate-token"], ["GET", "/whoami"]);
+    const route = fc.constantFrom(["GET", "/me"], ["GET", "/me/transactions"], ["GET", "/price?value=1"], ["POST", "/rotate-token"], ["GET", "/whoami"]);
+    // Nothing of the owner's may show through another identity: their checkout session ids.
+    const ownerSecrets = (await ledger(worker.version, owner.account)).map((r) => String(r.reference)).filter((r) => r.startsWith("cs_"));
+    expect(ownerSecrets).toHaveLength(1);
     const touched = new Set<string>();
     const statuses = new Map<number, number>();
     await fc.assert(
@@ -182,6 +185,8 @@ describe("fuzz: identity parsing", () => {
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         expect([200, 401, 402, 405], `${method} ${path} cookie=${cookieHeader} auth=${authHeader}`).toContain(response.status);
         expect(response.headers.get("X-Balance") ?? "0").toBe("0");
+        const text = await response.text();
+        for (const secret of [...ownerSecrets, owner.token.split(".")[1]!]) expect(text).not.toContain(secret);
       }),
       { numRuns: RUNS },
     );
