@@ -8,6 +8,7 @@ import {
   books,
   database,
   deliver,
+  disputeOfCheckout,
   fixture,
   ledger,
   me,
@@ -113,7 +114,8 @@ describe("charge.refunded", () => {
 
   it("a payment credited before the index recorded charge ids is found through its checkout session", async () => {
     const worker = fixture();
-    const visitor = await paidVisitor(worker, 600);
+    const earlier = await paidVisitor(worker, 400, "pm_card_mastercard");
+    const visitor = await paidVisitor(worker, 600, "pm_card_discover");
     // What an index written by the previous version looks like: claims, no payments rows.
     const index = database(worker.version, "index");
     await sqlIn(index, "DELETE FROM payments");
@@ -122,6 +124,7 @@ describe("charge.refunded", () => {
     const { event } = await refundCheckout(visitor.payment.event, 100);
     expect((await deliver(worker, event)).status).toBe(200);
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 2 });
+    expect(await books(worker.version, earlier.account)).toEqual({ balance: 400, ledger: 400, rows: 1 });
     // Found once through Stripe, then recorded: the charge and the PaymentIntent map to it again.
     const ids = (await sqlIn(index, "SELECT stripe_id, account FROM payments")).map((row) => [row.stripe_id.slice(0, 3), row.account]);
     expect(ids.sort()).toEqual([
@@ -192,6 +195,8 @@ describe("ledger written before refunds existed", () => {
   it("is upgraded in place (rows and ids kept), then takes refunds and dispute holds and releases", async () => {
     const worker = fixture();
     const visitor = await paidVisitor(worker, 700);
+    // A second top-up with Stripe's dispute test card: a dispute opens on it.
+    const second = await pay(worker, { reference: visitor.reference, amount: 300, paymentMethod: "pm_card_createDispute" });
     await worker(request("/price?value=5", visitor));
     const before = await ledger(worker.version, visitor.account);
 
@@ -213,11 +218,20 @@ describe("ledger written before refunds existed", () => {
 
     const { refund, event } = await refundCheckout(visitor.payment.event, 100);
     expect((await deliver(worker, event)).status).toBe(200);
+    const dispute = await disputeOfCheckout(second.event);
+    await deliver(worker, stripeEvent("charge.dispute.created", dispute));
+    const won = await stripeApi("POST", `/v1/disputes/${dispute.id}`, { "evidence[uncategorized_text]": "winning_evidence" });
+    await deliver(worker, stripeEvent("charge.dispute.closed", won));
+
     const after = await ledger(worker.version, visitor.account);
-    expect(after.slice(0, 2)).toEqual(before);
-    expect(after[2]).toMatchObject({ id: 3, kind: "refund", amount: -100, reference: refund.id });
+    expect(after.slice(0, 3)).toEqual(before);
+    expect(after.slice(3)).toMatchObject([
+      { id: 4, kind: "refund", amount: -100, reference: refund.id },
+      { id: 5, kind: "dispute", amount: -300, reference: dispute.id },
+      { id: 6, kind: "dispute_won", amount: 300, reference: dispute.id },
+    ]);
     const [table] = await sqlIn(accountDb(worker.version, visitor.account), `SELECT sql FROM sqlite_schema WHERE name = 'stripeflare_transactions'`);
     expect(table!.sql).not.toMatch(/UNIQUE/);
-    expect(await books(worker.version, visitor.account)).toEqual({ balance: 595, ledger: 595, rows: 3 });
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 895, ledger: 895, rows: 6 });
   });
 });
