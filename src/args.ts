@@ -5,7 +5,11 @@ import mri from "mri";
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
 export const PACKAGE_MANAGERS: readonly PackageManager[] = ["npm", "pnpm", "yarn", "bun"];
 
+export type Command = "create" | "add";
+
 export interface Flags {
+  /** `add` (first positional): put the wallet into an existing Worker; otherwise a new project. */
+  command: Command;
   directory?: string;
   template: string;
   title?: string;
@@ -58,6 +62,9 @@ export const OPTIONS: readonly OptionSpec[] = [
 
 export class UsageError extends Error {}
 
+/** Flags of a new project that mean nothing for `add`: refused rather than silently ignored. */
+const NOT_FOR_ADD = ["template", "force", "git"] as const;
+
 export function parseArgs(argv: string[]): Flags {
   const strings = OPTIONS.filter((o) => o.kind === "string").map((o) => o.name);
   const booleans = OPTIONS.filter((o) => o.kind === "boolean").map((o) => o.name);
@@ -69,8 +76,17 @@ export function parseArgs(argv: string[]): Flags {
     if (!known.has(key)) throw new UsageError(`unknown option ${key.length === 1 ? "-" : "--"}${key} (see --help)`);
   }
   const positionals = raw._.map(String);
+  // `add` is a command word, not a folder name: a new project in a folder called "add" is `./add`.
+  const command: Command = positionals[0] === "add" ? "add" : "create";
+  if (command === "add") positionals.shift();
   if (positionals.length > 1) {
     throw new UsageError(`expected one directory, got ${positionals.length}: ${positionals.join(" ")}`);
+  }
+  if (command === "add") {
+    for (const name of NOT_FOR_ADD) {
+      // --no-git says what add does anyway (it never commits in someone's repository).
+      if (raw[name] !== undefined && !(name === "git" && raw[name] === false)) throw new UsageError(`--${name} does not apply to \`create-stripeflare add\` (it changes an existing project in place)`);
+    }
   }
   for (const name of strings) {
     // mri turns a trailing `--price` into "" and `--price --yes` into true; both are mistakes.
@@ -88,6 +104,7 @@ export function parseArgs(argv: string[]): Flags {
     throw new UsageError(`--pm must be one of ${PACKAGE_MANAGERS.join(", ")} (got "${pm}")`);
   }
   return {
+    command,
     directory: positionals[0],
     template: str("template") ?? "default",
     title: str("title"),
@@ -108,30 +125,57 @@ export function parseArgs(argv: string[]): Flags {
   };
 }
 
-export function helpText(version: string): string {
-  const rows = OPTIONS.map((o) => {
+export function helpText(version: string, command: Command = "create"): string {
+  const rows = OPTIONS.filter((o) => command === "create" || !(NOT_FOR_ADD as readonly string[]).includes(o.name)).map((o) => {
     const names = o.negatable
       ? `    --${o.name} / --no-${o.name}`
       : `${o.alias ? `-${o.alias}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`;
     return [names, o.help] as const;
   });
   const width = Math.max(...rows.map(([names]) => names.length)) + 2;
+  const options = ["Options:", ...rows.map(([names, help]) => `  ${names.padEnd(width)}${help}`)];
+  const keys = [
+    "Keys are looked up in this order: flag, environment (STRIPE_SECRET, STRIPE_PUBLISHABLE_KEY),",
+    "the project's .dev.vars, ~/.stripeflare.dev.vars, then a prompt.",
+    "STRIPE_API_BASE sends every Stripe API call elsewhere (tests, local stand-ins).",
+  ];
+  if (command === "add") {
+    return [
+      `create-stripeflare ${version} add: put the Stripeflare wallet into an existing Worker project`,
+      "",
+      "Usage:",
+      "  create-stripeflare add [directory] [options]     (directory: default the current folder)",
+      "",
+      "  In a Worker project (wrangler.jsonc, wrangler.json or wrangler.toml) it copies the wallet",
+      "  module next to the Worker's main file (src/stripeflare/), adds its dependencies, the",
+      "  DORM_NAMESPACE Durable Object binding and a new_sqlite_classes migration, the five secrets",
+      "  in .dev.vars and .dev.vars.example, then creates the Stripe product, price, payment link and",
+      "  webhook like a new project. It prints the three lines to change in your fetch export.",
+      "  Running it again is safe: what is already there is left alone.",
+      "",
+      ...options,
+      "",
+      ...keys,
+      "",
+      "Example:",
+      "  npx create-stripeflare add --domain api.example.com --price 5 --stripe-secret sk_test_… --yes",
+      "",
+    ].join("\n");
+  }
   return [
     `create-stripeflare ${version}: a Cloudflare Worker with a Stripe-funded wallet per visitor`,
     "",
     "Usage:",
     "  create-stripeflare [directory] [options]",
     "  npm create stripeflare@latest [directory] -- [options]",
+    "  create-stripeflare add [directory] [options]     wallet into an existing Worker (add --help)",
     "",
     "  directory is the target folder (\".\" = the current one); its name becomes the",
     "  package and Worker name.",
     "",
-    "Options:",
-    ...rows.map(([names, help]) => `  ${names.padEnd(width)}${help}`),
+    ...options,
     "",
-    "Keys are looked up in this order: flag, environment (STRIPE_SECRET, STRIPE_PUBLISHABLE_KEY),",
-    "the project's .dev.vars on a rerun, ~/.stripeflare.dev.vars, then a prompt.",
-    "STRIPE_API_BASE sends every Stripe API call elsewhere (tests, local stand-ins).",
+    ...keys,
     "",
     "Run it again in a project it created to finish an interrupted run or to add --domain,",
     "--price or --deploy: what exists in Stripe is reused, not duplicated.",

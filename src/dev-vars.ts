@@ -82,3 +82,40 @@ export function writeFileAtomic(file: string, content: string, mode = 0o644): vo
 export function writeDevVars(dir: string, vars: DevVars): void {
   writeFileAtomic(join(dir, ".dev.vars"), formatDevVars(vars), 0o600);
 }
+
+/**
+ * In-place edit for a .dev.vars someone else wrote (`create-stripeflare add`): each key in
+ * `updates` replaces only its own line, or is appended with its comment; every other line
+ * (comments, order, other keys) stays as it was. Mode 0600, written atomically.
+ */
+export function updateDevVarsFile(dir: string, updates: Record<string, string>): void {
+  const file = join(dir, ".dev.vars");
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const appended: string[] = [];
+  for (const [key, value] of Object.entries(updates)) {
+    const line = new RegExp(`^([ \\t]*(?:export[ \\t]+)?${key}[ \\t]*=).*$`, "m");
+    if (line.test(text)) text = text.replace(line, () => `${key}=${quote(value)}`);
+    else appended.push(...(key in COMMENTS ? [`# ${COMMENTS[key as DevVarsKey]}`] : []), `${key}=${quote(value)}`);
+  }
+  if (appended.length) {
+    const header = text.trim() ? ["", "# Stripeflare wallet (create-stripeflare add)"] : ["# Local secrets for `wrangler dev`. Never commit this file (it is in .gitignore).", ""];
+    text = text.replace(/\s*$/, text.trim() ? "\n" : "") + [...header, ...appended].join("\n") + "\n";
+  }
+  writeFileAtomic(file, text, 0o600);
+}
+
+/** .dev.vars.example: created when missing, otherwise only the missing keys are appended (empty). */
+export function ensureDevVarsExample(dir: string): boolean {
+  const file = join(dir, ".dev.vars.example");
+  if (!existsSync(file)) {
+    writeFileSync(file, formatDevVarsExample());
+    return true;
+  }
+  const text = readFileSync(file, "utf8");
+  const present = parseDotenv(text);
+  const missing = DEV_VARS_KEYS.filter((key) => !(key in present));
+  if (!missing.length) return false;
+  const lines = ["", "# Stripeflare wallet (create-stripeflare add)", ...missing.flatMap((key) => [`# ${COMMENTS[key]}`, `${key}=`])];
+  writeFileSync(file, text.replace(/\s*$/, "\n") + lines.join("\n").replace(/^\n/, text.trim() ? "\n" : "") + "\n");
+  return true;
+}

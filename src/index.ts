@@ -1,38 +1,31 @@
 // create-stripeflare: scaffold a Stripeflare Worker, provision Stripe, write .dev.vars, install,
-// commit and optionally deploy. Read top to bottom: every step is one call into a module named
-// for its concern. All input is validated before the first side effect, so bad input loses nothing.
-import { randomUUID } from "node:crypto";
+// commit and optionally deploy; or, with `add`, put the wallet into a Worker that already exists
+// (add.ts). Read top to bottom: every step is one call into a module named for its concern. All
+// input is validated before the first side effect, so bad input loses nothing.
 import { existsSync, writeFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
+import { addToProject } from "./add.js";
 import { helpText, parseArgs, UsageError, type Flags } from "./args.js";
-import { deployWorker, checkLogin, findWrangler, uploadSecrets } from "./deploy.js";
+import { findWrangler } from "./deploy.js";
 import { DEV_VARS_KEYS, formatDevVarsExample, mergeDevVars, readDevVars, writeDevVars, type DevVars } from "./dev-vars.js";
+import { fail, guard, UserError } from "./failures.js";
 import { initRepository } from "./git.js";
-import { lookupKey, maskSecret, publishableKeyMode, readHomeVars, secretKeyMode, type StripeMode } from "./keys.js";
 import { normalizeCurrency, toMinorUnits } from "./money.js";
-import { detectPackageManager, installDependencies } from "./package-manager.js";
+import { detectPackageManager, installDependencies, setPackageManagerField } from "./package-manager.js";
 import { normalizeDomain, projectNameProblem } from "./project-name.js";
 import * as ask from "./prompts.js";
-import { readState, writeState, type ProjectState, type StripeRecord } from "./state.js";
+import { readState, writeState, type ProjectState } from "./state.js";
+import { deployProject, loadStripe, localOnlyProblem, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { summaryText } from "./summary.js";
 import { ensureGitignore, fetchTemplate, isEmptyDir, readPackageScripts, renamePackage } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
-
-// The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
-const loadStripe = () => import("./stripe.js");
 
 declare const __VERSION__: string;
 const VERSION = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev";
 
 /** wrangler 4 (the generated project's toolchain) needs this; the CLI itself runs on 20.19+. */
 const PROJECT_NODE = [22, 12] as const;
-
-/** A failure the user can fix from its message alone: no stack trace is printed for these. */
-class UserError extends Error {}
-const fail = (message: string): never => {
-  throw new UserError(message);
-};
 
 export async function main(argv: string[]): Promise<number> {
   let flags: Flags;
@@ -43,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (flags.help) {
-    process.stdout.write(helpText(VERSION));
+    process.stdout.write(helpText(VERSION, flags.command));
     return 0;
   }
   if (flags.version) {
@@ -73,7 +66,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on("unhandledRejection", onCrash);
 
   try {
-    await create(flags, interactive);
+    if (flags.command === "add") await addToProject(flags, interactive, VERSION);
+    else await create(flags, interactive);
     return 0;
   } catch (error) {
     if (error instanceof ask.CancelledError) {
@@ -95,13 +89,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function create(flags: Flags, interactive: boolean): Promise<void> {
-  const guard = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (error) {
-      return fail((error as Error).message);
-    }
-  };
   const [major, minor] = process.versions.node.split(".").map(Number);
   if (major < PROJECT_NODE[0] || (major === PROJECT_NODE[0] && minor < PROJECT_NODE[1])) {
     note(`The generated project needs Node ${PROJECT_NODE.join(".")}+ for wrangler; this is Node ${process.versions.node}. Scaffolding works, but upgrade Node before \`npm run dev\`.`);
@@ -141,34 +128,16 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   const pm = flags.pm ?? detectPackageManager();
 
   // 3. Stripe keys: flag, environment, project .dev.vars (rerun), ~/.stripeflare.dev.vars, prompt.
-  //    Checked against the API before anything is created anywhere.
-  let stripeKeys: { secret: string; publishable: string; mode: StripeMode } | undefined;
-  if (flags.stripe) {
-    const homeVars = readHomeVars();
-    const projectVars = resuming ? readDevVars(root) : {};
-    let secret = lookupKey(flags.stripeSecret, "STRIPE_SECRET", process.env, homeVars, projectVars)?.value;
-    if (!secret && interactive) secret = await ask.askStripeSecret();
-    if (!secret && !interactive) fail("missing Stripe secret key: pass --stripe-secret <key> (or set STRIPE_SECRET), or --no-stripe to scaffold only");
-    if (secret) {
-      const mode = guard(() => secretKeyMode(secret!));
-      let publishable = lookupKey(flags.stripePublishableKey, "STRIPE_PUBLISHABLE_KEY", process.env, homeVars, projectVars)?.value;
-      if (!publishable && interactive) publishable = await ask.askPublishableKey(mode);
-      if (!publishable) fail("missing Stripe publishable key: pass --stripe-publishable-key <pk_…> (or set STRIPE_PUBLISHABLE_KEY)");
-      const publishableMode = guard(() => publishableKeyMode(publishable!));
-      if (publishableMode !== mode) fail(`the secret key is ${mode} mode but the publishable key ${maskSecret(publishable!)} is ${publishableMode} mode`);
-      const { checkStripeKey, createStripeClient } = await loadStripe();
-      const client = guard(() => createStripeClient(secret!)); // also validates STRIPE_API_BASE
-      await checkStripeKey(client, secret).catch((error: Error) => fail(error.message));
-      info(`Stripe key ${maskSecret(secret)} works (${mode} mode)`);
-      if (mode === "live") {
-        if (interactive) {
-          if (!(await ask.askConfirmLive())) fail("stopped before using the live key; nothing was created");
-        } else note("LIVE mode: the objects below are real and so are payments through the link.");
-      }
-      stripeKeys = { secret, publishable: publishable!, mode };
-    } else note("No Stripe key: skipping Stripe. Fill in .dev.vars later or run again with --stripe-secret.");
-  }
+  //    A deploy that would upload local-only values is refused before the key is even checked.
+  const projectVars = resuming ? readDevVars(root) : {};
+  const refuseLocalOnly = () => {
+    const problem = localOnlyProblem(projectVars, flags.stripeSecret ?? process.env.STRIPE_SECRET ?? projectVars.STRIPE_SECRET);
+    if (problem) fail(problem);
+  };
+  if (flags.deploy) refuseLocalOnly();
+  const stripeKeys = await resolveStripeKeys(flags, interactive, projectVars);
   const deploy = flags.deploy ?? (interactive ? await ask.askDeploy() : false);
+  if (deploy) refuseLocalOnly();
   if (deploy && !flags.install && !findWrangler(root)) {
     fail("--deploy needs wrangler, which comes with the dependencies: drop --no-install (or install wrangler globally)");
   }
@@ -179,6 +148,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   if (!resuming) {
     const files = await fetchTemplate(flags.template, root).catch((error: Error) => fail(error.message));
     step(`copied template "${flags.template}" (${files.length} files) into ${relative(process.cwd(), root) || "."}`);
+    const pmField = await setPackageManagerField(root, pm).catch((error: Error) => fail(error.message));
+    if (pmField) step(pmField);
   }
   guard(() => renamePackage(root, name));
   guard(() => updateWranglerConfig(root, name, domain));
@@ -200,44 +171,21 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   step(`wrote .dev.vars (${DEV_VARS_KEYS.length} keys, mode 0600)`);
 
   // 5. Stripe: product, price, payment link now; the webhook endpoint once there is a public URL.
-  const runId = randomUUID();
-  const stripeApi = stripeKeys ? await loadStripe() : undefined;
-  const stripe = stripeKeys ? stripeApi!.createStripeClient(stripeKeys.secret) : undefined;
-  const recordOf = () => (stripeKeys ? (state.stripe[stripeKeys.mode] ?? {}) : {});
-  const saveRecord = (record: StripeRecord) => {
-    state.stripe[stripeKeys!.mode] = record;
-    writeState(root, state);
+  const setup: StripeStepsInput = {
+    root,
+    name,
+    title,
+    titleExplicit: Boolean(flags.title) || (interactive && !resuming),
+    unitAmount,
+    currency,
+    domain,
+    state,
+    keys: stripeKeys,
+    devVar: (key) => devVars[key],
+    saveDevVars,
   };
-  const publicUrl = () => (domain ? `https://${domain}` : state.deployedUrl);
-  const provisionStripe = async () => {
-    const catalog = await stripeApi!.provisionCatalog(
-      stripe!,
-      { project: name, title, titleExplicit: Boolean(flags.title) || (interactive && !resuming), unitAmount, currency, redirectUrl: publicUrl() && `${publicUrl()}/`, runId },
-      recordOf(),
-      saveRecord,
-      step,
-    );
-    saveDevVars({ STRIPE_PAYMENT_LINK: catalog.paymentLink.url });
-    return catalog;
-  };
-  const provisionEndpoint = async () => {
-    await stripeApi!.provisionWebhook(
-      stripe!,
-      { project: name, url: `${publicUrl()}/stripe-webhook`, currentSecret: devVars.STRIPE_WEBHOOK_SIGNING_SECRET || undefined, runId },
-      recordOf(),
-      (record, secret) => {
-        saveDevVars({ STRIPE_WEBHOOK_SIGNING_SECRET: secret }); // the secret first: it exists nowhere else
-        saveRecord(record);
-      },
-      step,
-    );
-  };
-  if (stripe) {
-    heading(`Stripe (${stripeKeys!.mode} mode)`);
-    await provisionStripe();
-    if (publicUrl()) await provisionEndpoint();
-    else if (!deploy) note("No --domain and no --deploy, so no public URL yet: skipped the webhook endpoint. Run again with --domain <host> or --deploy to create it.");
-  }
+  const stripe = stripeSteps(setup);
+  await stripe.run(deploy);
 
   // 6. Install and commit.
   let installed = false;
@@ -253,35 +201,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     else note(`Skipped git: ${outcome.reason}`);
   }
 
-  // 7. Deploy: login check, then secrets and code. On a Worker's first deploy the code goes
-  //    first: secrets sent to a Worker that does not exist yet would create a draft without the
-  //    Durable Object class, which Cloudflare refuses. Later deploys send secrets first, so new
-  //    code never runs with old secrets. Without a domain the URL is known only after a deploy,
-  //    so the webhook endpoint (and its secret) follow it.
-  if (deploy) {
-    heading("Deploying to Cloudflare");
-    const wrangler = findWrangler(root) ?? fail("wrangler was not found in node_modules/.bin or on PATH");
-    await checkLogin(wrangler).catch((error: Error) => fail(error.message));
-    const upload = async () => {
-      // Only the five production keys, and only non-empty ones: .dev.vars may also hold local-only
-      // keys (STRIPE_API_BASE), and wrangler would store empty strings as secrets.
-      const secrets = Object.fromEntries(DEV_VARS_KEYS.filter((key) => devVars[key]).map((key) => [key, devVars[key]]));
-      await uploadSecrets(wrangler, secrets).catch((error: Error) => fail(error.message));
-      step(`uploaded ${Object.keys(secrets).length} secrets from .dev.vars (wrangler secret bulk)`);
-    };
-    const previousUrl = state.deployedUrl;
-    if (previousUrl) await upload();
-    const url = await deployWorker(wrangler, domain).catch((error: Error) => fail(error.message));
-    state.deployedUrl = url;
-    writeState(root, state);
-    step(`deployed ${url}`);
-    const movedWebhook = Boolean(stripe && !domain && url !== previousUrl);
-    if (movedWebhook) {
-      await provisionStripe(); // points the payment link's redirect at the new URL
-      await provisionEndpoint();
-    }
-    if (!previousUrl || movedWebhook) await upload();
-  }
+  // 7. Deploy (see deployProject for the order of secrets and code).
+  if (deploy) await deployProject(setup, stripe);
 
   process.stdout.write(
     summaryText({
@@ -294,7 +215,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
       scripts: Object.keys(readPackageScripts(root)),
       stripe: stripeKeys && {
         mode: stripeKeys.mode,
-        record: recordOf(),
+        record: stripe.recordOf(),
         unitAmount,
         currency,
         secret: stripeKeys.secret,

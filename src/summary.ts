@@ -19,22 +19,28 @@ export interface SummaryInput {
   scripts: string[];
 }
 
+type Row = (label: string, value: string) => void;
+
+function stripeRows(row: Row, stripe: SummaryInput["stripe"]): void {
+  if (!stripe) {
+    row("Stripe", "skipped: fill in .dev.vars or run again with --stripe-secret");
+    return;
+  }
+  const r = stripe.record;
+  row("Stripe mode", stripe.mode);
+  row("Secret key", maskSecret(stripe.secret));
+  row("Product", r.productId ?? "-");
+  row("Price", `${r.priceId ?? "-"} (${formatMinorUnits(stripe.unitAmount, stripe.currency)})`);
+  row("Payment Link", `${r.paymentLinkId ?? "-"} ${r.paymentLinkUrl ?? ""}`.trim());
+  row("Webhook", r.webhookEndpointId ? `${r.webhookEndpointId} ${r.webhookUrl}` : "not yet (no public URL: pass --domain or --deploy)");
+  if (stripe.webhookSecret) row("Signing secret", `${maskSecret(stripe.webhookSecret)} (in .dev.vars)`);
+}
+
 export function summaryText(s: SummaryInput): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}${value}`);
   lines.push("", bold(`${s.name} is ready.`));
-  if (s.stripe) {
-    const r = s.stripe.record;
-    row("Stripe mode", s.stripe.mode);
-    row("Secret key", maskSecret(s.stripe.secret));
-    row("Product", r.productId ?? "-");
-    row("Price", `${r.priceId ?? "-"} (${formatMinorUnits(s.stripe.unitAmount, s.stripe.currency)})`);
-    row("Payment Link", `${r.paymentLinkId ?? "-"} ${r.paymentLinkUrl ?? ""}`.trim());
-    row("Webhook", r.webhookEndpointId ? `${r.webhookEndpointId} ${r.webhookUrl}` : "not yet (no public URL: pass --domain or --deploy)");
-    if (s.stripe.webhookSecret) row("Signing secret", `${maskSecret(s.stripe.webhookSecret)} (in .dev.vars)`);
-  } else {
-    row("Stripe", "skipped: fill in .dev.vars or run again with --stripe-secret");
-  }
+  stripeRows(row, s.stripe);
   row("Secrets", ".dev.vars (mode 0600, git-ignored)");
   if (s.deployedUrl) row("Live at", s.deployedUrl);
 
@@ -56,5 +62,47 @@ export function summaryText(s: SummaryInput): string {
     // Not `wrangler secret bulk .dev.vars`: .dev.vars may hold local-only keys (STRIPE_API_BASE).
     lines.push(`  ${cyan("npx create-stripeflare . --deploy")}   ${dim("# uploads the five secrets, deploys, points the webhook at it")}`);
   }
+  return lines.join("\n") + "\n";
+}
+
+export interface AddSummaryInput extends SummaryInput {
+  /** The Worker's main module, relative to the project, e.g. src/index.ts. */
+  mainFile: string;
+  /** How the main module imports the wallet, e.g. ./stripeflare. */
+  importPath: string;
+  /** Whether the main module already exports DORM (the change is made). */
+  changed: boolean;
+  /** Where the wallet's README is, relative to the project. */
+  walletReadme: string;
+}
+
+/** After `add`: what exists, then the three-line change to the fetch export, then next steps. */
+export function addSummaryText(s: AddSummaryInput): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}${value}`);
+  lines.push("", bold(`Stripeflare is in ${s.name}.`));
+  stripeRows(row, s.stripe);
+  row("Secrets", ".dev.vars (mode 0600, git-ignored)");
+  if (s.deployedUrl) row("Live at", s.deployedUrl);
+  if (!s.changed) {
+    lines.push(
+      "",
+      bold(`Now change the fetch export in ${s.mainFile} (three lines):`),
+      "",
+      `  ${cyan(`import { withStripeflare, DORM } from ${JSON.stringify(s.importPath)};`)}`,
+      `  ${cyan("export { DORM };")}`,
+      `  ${cyan("export default { fetch: withStripeflare(async (request, env, ctx) => { /* your fetch */ }) };")}`,
+      "",
+      `  ${dim("Keep your other handlers (scheduled, queue, …) beside fetch. In the handler, ctx.user is the visitor")}`,
+      `  ${dim(`and ctx.charge(cents) or an X-Price: <cents> response header charges them; see ${s.walletReadme}.`)}`,
+    );
+  }
+  const cd = relative(process.cwd(), s.root);
+  lines.push("", bold("Next steps:"));
+  if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
+  if (!s.installed) lines.push(`  ${s.pm} install`);
+  lines.push(`  npx wrangler types   ${dim("# Env gets DORM_NAMESPACE and the five secrets")}`);
+  lines.push(`  ${s.scripts.includes("dev") ? runScriptCommand(s.pm, "dev") : "npx wrangler dev"}   ${dim("# then open http://localhost:8787/me")}`);
+  if (!s.deployedUrl) lines.push(`  ${cyan("npx create-stripeflare add --deploy")}   ${dim("# after the change: uploads the five secrets, deploys, points the webhook at it")}`);
   return lines.join("\n") + "\n";
 }

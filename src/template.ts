@@ -55,16 +55,43 @@ export function copyTemplateDir(from: string, to: string): string[] {
   return copied;
 }
 
-/** Make sure the generated .gitignore exists and names what must never be committed. */
-export function ensureGitignore(dir: string): void {
+/** Make sure .gitignore exists and ignores what must never be committed (globs count too). */
+export function ensureGitignore(dir: string): string[] {
   const file = join(dir, ".gitignore");
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const present = new Set(text.split(/\r?\n/).map((line) => line.trim().replace(/^\/|\/$/g, "")));
-  const missing = REQUIRED_GITIGNORE.filter((entry) => !present.has(entry));
-  if (!missing.length) return;
+  const missing = REQUIRED_GITIGNORE.filter((entry) => !gitignoreIgnores(text, entry));
+  if (!missing.length) return [];
   const prefix = text && !text.endsWith("\n") ? "\n" : "";
   const header = text ? "\n# Added by create-stripeflare\n" : "";
   writeFileSync(file, text + prefix + header + missing.join("\n") + "\n");
+  return missing;
+}
+
+/**
+ * Whether a .gitignore ignores a top-level name: later lines win, `!` re-includes, `*` and `?`
+ * are globs, a backslash escapes, and a leading or trailing slash does not change a top-level
+ * match. Enough for the names we need (`.dev.vars`, `.wrangler`), not a full gitignore engine.
+ */
+export function gitignoreIgnores(text: string, name: string): boolean {
+  let ignored = false;
+  for (const raw of text.split(/\r?\n/)) {
+    let line = raw.replace(/(?<!\\)\s+$/, "");
+    if (!line || line.startsWith("#")) continue;
+    const negated = line.startsWith("!");
+    if (negated) line = line.slice(1);
+    line = line.replace(/^\//, "").replace(/\/$/, "").replace(/^\*\*\//, "");
+    if (line.includes("/")) continue; // a nested path never names a top-level entry
+    let pattern = "";
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (c === "\\" && i + 1 < line.length) pattern += line[++i].replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      else if (c === "*") pattern += "[^/]*";
+      else if (c === "?") pattern += "[^/]";
+      else pattern += c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    }
+    if (new RegExp(`^${pattern}$`).test(name)) ignored = !negated;
+  }
+  return ignored;
 }
 
 export async function fetchTemplate(template: string, dest: string): Promise<string[]> {

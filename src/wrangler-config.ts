@@ -27,11 +27,19 @@ export function parseJsonc<T>(text: string, file: string): T {
  */
 export function editWranglerConfig(text: string, name: string, domain?: string): string {
   parseJsonc(text, "wrangler.jsonc");
-  let out = applyEdits(text, modify(text, ["name"], name, FORMAT));
-  if (!domain) return out;
+  const out = applyEdits(text, modify(text, ["name"], name, FORMAT));
+  return domain ? addRoute(out, domain) : out;
+}
+
+/**
+ * Adds `{ pattern: domain, custom_domain: true }` to "routes" unless a route has that pattern.
+ * Inserted as text right after the last value so the layout (one-line arrays, comments after
+ * the last property) is left exactly as it was.
+ */
+export function addRoute(out: string, domain: string, file = "wrangler.jsonc"): string {
   const route = `{ "pattern": ${JSON.stringify(domain)}, "custom_domain": true }`;
   const root = parseTree(out);
-  if (!root || root.type !== "object") throw new Error("wrangler.jsonc must hold an object");
+  if (!root || root.type !== "object") throw new Error(`${file} must hold an object`);
   const routes = findNodeAtLocation(root, ["routes"]);
   if (!routes) {
     const last = root.children?.at(-1);
@@ -40,7 +48,7 @@ export function editWranglerConfig(text: string, name: string, domain?: string):
     const at = last.offset + last.length;
     return `${out.slice(0, at)},\n  // Custom domain (create-stripeflare --domain): the Worker serves this hostname.\n  ${entry}${out.slice(at)}`;
   }
-  if (routes.type !== "array") throw new Error('"routes" in wrangler.jsonc must be an array');
+  if (routes.type !== "array") throw new Error(`"routes" in ${file} must be an array`);
   const patterns = (routes.children ?? []).map((child) => findNodeAtLocation(child, ["pattern"])?.value ?? child.value);
   if (patterns.includes(domain)) return out;
   const lastRoute = routes.children?.at(-1);

@@ -1,0 +1,183 @@
+// The Stripe and deploy steps shared by both commands: a new project (index.ts) and the wallet
+// added to an existing Worker (add.ts). Each takes what differs between the two (where
+// .dev.vars values come from and how they are saved) as callbacks.
+import { randomUUID } from "node:crypto";
+import type { Flags } from "./args.js";
+import { deployWorker, checkLogin, findWrangler, uploadSecrets } from "./deploy.js";
+import { DEV_VARS_KEYS } from "./dev-vars.js";
+import { fail, guard } from "./failures.js";
+import { lookupKey, maskSecret, publishableKeyMode, readHomeVars, secretKeyMode, type StripeMode } from "./keys.js";
+import * as ask from "./prompts.js";
+import { writeState, type ProjectState, type StripeRecord } from "./state.js";
+import { heading, info, note, step } from "./ui.js";
+
+// The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
+export const loadStripe = () => import("./stripe.js");
+
+export interface StripeKeys {
+  secret: string;
+  publishable: string;
+  mode: StripeMode;
+}
+
+/**
+ * Flag, environment, the project's .dev.vars, ~/.stripeflare.dev.vars, then a prompt; checked
+ * against the API before anything is created anywhere. undefined: no key, Stripe is skipped.
+ */
+export async function resolveStripeKeys(flags: Flags, interactive: boolean, projectVars: Record<string, string>): Promise<StripeKeys | undefined> {
+  if (!flags.stripe) return undefined;
+  const homeVars = readHomeVars();
+  let secret = lookupKey(flags.stripeSecret, "STRIPE_SECRET", process.env, homeVars, projectVars)?.value;
+  if (!secret && interactive) secret = await ask.askStripeSecret();
+  if (!secret && !interactive) fail("missing Stripe secret key: pass --stripe-secret <key> (or set STRIPE_SECRET), or --no-stripe to skip Stripe");
+  if (!secret) {
+    note("No Stripe key: skipping Stripe. Fill in .dev.vars later or run again with --stripe-secret.");
+    return undefined;
+  }
+  const mode = guard(() => secretKeyMode(secret!));
+  let publishable = lookupKey(flags.stripePublishableKey, "STRIPE_PUBLISHABLE_KEY", process.env, homeVars, projectVars)?.value;
+  if (!publishable && interactive) publishable = await ask.askPublishableKey(mode);
+  if (!publishable) fail("missing Stripe publishable key: pass --stripe-publishable-key <pk_…> (or set STRIPE_PUBLISHABLE_KEY)");
+  const publishableMode = guard(() => publishableKeyMode(publishable!));
+  if (publishableMode !== mode) fail(`the secret key is ${mode} mode but the publishable key ${maskSecret(publishable!)} is ${publishableMode} mode`);
+  const { checkStripeKey, createStripeClient } = await loadStripe();
+  const client = guard(() => createStripeClient(secret!)); // also validates STRIPE_API_BASE
+  await checkStripeKey(client, secret).catch((error: Error) => fail(error.message));
+  info(`Stripe key ${maskSecret(secret)} works (${mode} mode)`);
+  if (mode === "live") {
+    if (interactive) {
+      if (!(await ask.askConfirmLive())) fail("stopped before using the live key; nothing was created");
+    } else note("LIVE mode: the objects below are real and so are payments through the link.");
+  }
+  return { secret, publishable: publishable!, mode };
+}
+
+/** The key `npm run pay -- --setup` (the template's local payment script) writes: never a real one. */
+export const LOCAL_STAND_IN_SECRET = "sk_test_stripeflare_local_stand_in";
+
+/**
+ * Why .dev.vars must not be uploaded as production secrets, or undefined when it may be.
+ * `secret` is the STRIPE_SECRET the run will use (a flag replaces the file's value).
+ */
+export function localOnlyProblem(vars: Record<string, string>, secret = vars.STRIPE_SECRET): string | undefined {
+  const reasons: string[] = [];
+  if (secret === LOCAL_STAND_IN_SECRET) reasons.push("STRIPE_SECRET is the local stand-in key from `npm run pay -- --setup`");
+  if (vars.STRIPE_API_BASE) reasons.push(`STRIPE_API_BASE is set (${vars.STRIPE_API_BASE})`);
+  if (!reasons.length) return undefined;
+  return (
+    `not deploying local-only values: in .dev.vars ${reasons.join(" and ")}. ` +
+    "Put your real Stripe keys in .dev.vars (or pass --stripe-secret and --stripe-publishable-key), remove STRIPE_API_BASE, then run again"
+  );
+}
+
+export interface StripeStepsInput {
+  root: string;
+  name: string;
+  title: string;
+  titleExplicit: boolean;
+  unitAmount: number;
+  currency: string;
+  domain?: string;
+  state: ProjectState;
+  keys?: StripeKeys;
+  /** The current value of a .dev.vars key. */
+  devVar: (key: string) => string | undefined;
+  /** Saves .dev.vars values (the webhook secret exists nowhere else: this must persist it). */
+  saveDevVars: (updates: Record<string, string>) => void;
+}
+
+export type StripeSteps = ReturnType<typeof stripeSteps>;
+
+/** Product, price and payment link now; the webhook endpoint once there is a public URL. */
+export function stripeSteps(input: StripeStepsInput) {
+  const { root, state, keys } = input;
+  const runId = randomUUID();
+  let client: Awaited<ReturnType<typeof loadStripe>> | undefined;
+  let stripe: ReturnType<Awaited<ReturnType<typeof loadStripe>>["createStripeClient"]> | undefined;
+  const connect = async () => {
+    client ??= await loadStripe();
+    stripe ??= client.createStripeClient(keys!.secret);
+    return { api: client, stripe };
+  };
+  const recordOf = (): StripeRecord => (keys ? (state.stripe[keys.mode] ?? {}) : {});
+  const saveRecord = (record: StripeRecord) => {
+    state.stripe[keys!.mode] = record;
+    writeState(root, state);
+  };
+  const publicUrl = () => (input.domain ? `https://${input.domain}` : state.deployedUrl);
+
+  const provisionCatalog = async () => {
+    const { api, stripe } = await connect();
+    const redirectUrl = publicUrl() && `${publicUrl()}/`;
+    const catalog = await api.provisionCatalog(
+      stripe,
+      { project: input.name, title: input.title, titleExplicit: input.titleExplicit, unitAmount: input.unitAmount, currency: input.currency, redirectUrl, runId },
+      recordOf(),
+      saveRecord,
+      step,
+    );
+    input.saveDevVars({ STRIPE_PAYMENT_LINK: catalog.paymentLink.url });
+  };
+  const provisionEndpoint = async () => {
+    const { api, stripe } = await connect();
+    await api.provisionWebhook(
+      stripe,
+      { project: input.name, url: `${publicUrl()}/stripe-webhook`, currentSecret: input.devVar("STRIPE_WEBHOOK_SIGNING_SECRET") || undefined, runId },
+      recordOf(),
+      (record, secret) => {
+        input.saveDevVars({ STRIPE_WEBHOOK_SIGNING_SECRET: secret }); // the secret first: it exists nowhere else
+        saveRecord(record);
+      },
+      step,
+    );
+  };
+
+  return {
+    enabled: Boolean(keys),
+    recordOf,
+    publicUrl,
+    provisionCatalog,
+    provisionEndpoint,
+    /** Everything that can be done before a deploy. */
+    async run(deploy: boolean): Promise<void> {
+      if (!keys) return;
+      heading(`Stripe (${keys.mode} mode)`);
+      await provisionCatalog();
+      if (publicUrl()) await provisionEndpoint();
+      else if (!deploy) note("No --domain and no --deploy, so no public URL yet: skipped the webhook endpoint. Run again with --domain <host> or --deploy to create it.");
+    },
+  };
+}
+
+/**
+ * Login check, then secrets and code. On a Worker's first deploy the code goes first: secrets
+ * sent to a Worker that does not exist yet would create a draft without the Durable Object
+ * class, which Cloudflare refuses. Later deploys send secrets first, so new code never runs with
+ * old secrets. Without a domain the URL is known only after a deploy, so the webhook endpoint
+ * (and its secret) follow it.
+ */
+export async function deployProject(input: StripeStepsInput, steps: StripeSteps): Promise<void> {
+  const { root, state, domain } = input;
+  heading("Deploying to Cloudflare");
+  const wrangler = findWrangler(root) ?? fail("wrangler was not found in node_modules/.bin or on PATH");
+  await checkLogin(wrangler).catch((error: Error) => fail(error.message));
+  const upload = async () => {
+    // Only the five production keys, and only non-empty ones: .dev.vars may also hold local-only
+    // keys, and wrangler would store empty strings as secrets.
+    const secrets = Object.fromEntries(DEV_VARS_KEYS.map((key) => [key, input.devVar(key)]).filter(([, value]) => value));
+    await uploadSecrets(wrangler, secrets).catch((error: Error) => fail(error.message));
+    step(`uploaded ${Object.keys(secrets).length} secrets from .dev.vars (wrangler secret bulk)`);
+  };
+  const previousUrl = state.deployedUrl;
+  if (previousUrl) await upload();
+  const url = await deployWorker(wrangler, domain).catch((error: Error) => fail(error.message));
+  state.deployedUrl = url;
+  writeState(root, state);
+  step(`deployed ${url}`);
+  const movedWebhook = Boolean(steps.enabled && !domain && url !== previousUrl);
+  if (movedWebhook) {
+    await steps.provisionCatalog(); // points the payment link's redirect at the new URL
+    await steps.provisionEndpoint();
+  }
+  if (!previousUrl || movedWebhook) await upload();
+}
