@@ -29,6 +29,7 @@ function fakeWrangler() {
   return { env: { PATH: `${bin}${delimiter}${process.env.PATH}`, FAKE_WRANGLER_LOG: log }, calls };
 }
 const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+const readJsonFile = (file: string) => JSON.parse(readFileSync(file, "utf8"));
 const keys = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
 
 describe("--deploy", () => {
@@ -80,10 +81,25 @@ describe("--deploy", () => {
     expect(first.exitCode, first.all).toBe(0);
     expect(first.stdout).toContain("npx create-stripeflare . --deploy");
     const project = join(cwd, "later-deploy");
-    // A local-only key in .dev.vars (as `npm run pay -- --setup` adds) must not be uploaded.
-    writeFileSync(join(project, ".dev.vars"), readFileSync(join(project, ".dev.vars"), "utf8") + "STRIPE_API_BASE=http://127.0.0.1:12111\n");
+    const original = readFileSync(join(project, ".dev.vars"), "utf8");
     const wrangler = fakeWrangler();
-    const second = await runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe.url, ...wrangler.env } });
+    const deployAgain = () => runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe.url, ...wrangler.env } });
+
+    // Local-only values (as `npm run pay -- --setup` writes them) are refused, before anything runs.
+    writeFileSync(join(project, ".dev.vars"), original + "STRIPE_API_BASE=http://127.0.0.1:12111\n");
+    const withBase = await deployAgain();
+    expect(withBase.exitCode).not.toBe(0);
+    expect(withBase.stderr.trim().split("\n")).toEqual([expect.stringMatching(/not deploying local-only values: in \.dev\.vars STRIPE_API_BASE is set .*put your real Stripe keys/i)]);
+    writeFileSync(join(project, ".dev.vars"), original.replace(/^STRIPE_SECRET=.*$/m, "STRIPE_SECRET=sk_test_stripeflare_local_stand_in"));
+    const withStandInKey = await deployAgain();
+    expect(withStandInKey.exitCode).not.toBe(0);
+    expect(withStandInKey.stderr.trim().split("\n")).toEqual([expect.stringMatching(/STRIPE_SECRET is the local stand-in key/)]);
+    expect(wrangler.calls()).toEqual([]);
+    expect(withStandInKey.stderr).not.toContain(stripe.keys.secret);
+
+    // With the real keys back, the same command deploys and uploads exactly the five keys.
+    writeFileSync(join(project, ".dev.vars"), original + "# a key of the user's own, never uploaded\nMY_LOCAL_FLAG=1\n");
+    const second = await deployAgain();
     expect(second.exitCode, second.all).toBe(0);
     const calls = wrangler.calls();
     expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
@@ -121,6 +137,29 @@ describe("--deploy", () => {
 });
 
 describe("install", () => {
+  it("--pm yarn: packageManager from `yarn --version`, or removed when that manager cannot tell", async () => {
+    const cwd = tempDir();
+    const yarn = fakePackageManager("yarn");
+    writeFileSync(join(yarn.bin, "yarn"), `#!/bin/sh\nif [ "$1" = "--version" ]; then echo 4.5.1; exit 0; fi\nexit 0\n`);
+    const result = await runCli(["viayarn", "--yes", "--no-git", "--no-stripe", "--pm", "yarn"], { cwd, env: yarn.env });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, "viayarn", "package.json"), "utf8")).packageManager).toBe("yarn@4.5.1");
+    expect(result.stdout).toMatch(/yarn dev/);
+
+    // bun is not installed here and did not launch us: the field (naming npm) is removed.
+    const nobun = await runCli(["viabun", "--yes", "--no-git", "--no-stripe", "--no-install", "--pm", "bun"], { cwd, env: { PATH: `${join(ROOT, "node_modules", "node", "bin")}${delimiter}/usr/bin${delimiter}/bin` } });
+    expect(nobun.exitCode, nobun.all).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(cwd, "viabun", "package.json"), "utf8"));
+    expect(pkg).not.toHaveProperty("packageManager");
+    expect(existsSync(join(cwd, "viabun", "package-lock.json"))).toBe(false);
+
+    // npm keeps the template's pin and lockfile.
+    const npm = await runCli(["vianpm", "--yes", "--no-git", "--no-stripe", "--no-install", "--pm", "npm"], { cwd });
+    expect(npm.exitCode, npm.all).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, "vianpm", "package.json"), "utf8")).packageManager).toBe(readJsonFile(join(ROOT, "templates", "default", "package.json")).packageManager);
+    expect(existsSync(join(cwd, "vianpm", "package-lock.json"))).toBe(true);
+  });
+
   function fakePackageManager(name: string, exitCode = 0) {
     const bin = tempDir("csf-pm-");
     const log = join(bin, "calls.jsonl");
@@ -130,7 +169,7 @@ describe("install", () => {
     );
     chmodSync(join(bin, name), 0o755);
     const calls = () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []);
-    return { env: { PATH: `${bin}${delimiter}${process.env.PATH}` }, calls };
+    return { bin, env: { PATH: `${bin}${delimiter}${process.env.PATH}` }, calls };
   }
 
   it("installs with the package manager that launched it (npm_config_user_agent), in the project", async () => {
@@ -143,6 +182,9 @@ describe("install", () => {
     expect(result.exitCode, result.all).toBe(0);
     expect(pnpm.calls()).toEqual([{ pm: "pnpm", args: "install", cwd: join(cwd, "viapnpm") }]);
     expect(result.stdout).toMatch(/pnpm dev/);
+    // The template's packageManager names npm (Corepack would refuse pnpm); its npm lockfile goes.
+    expect(JSON.parse(readFileSync(join(cwd, "viapnpm", "package.json"), "utf8")).packageManager).toBe("pnpm@9.12.0");
+    expect(existsSync(join(cwd, "viapnpm", "package-lock.json"))).toBe(false);
   });
 
   it("a failing install is reported in one line, after the scaffold is in place", async () => {
