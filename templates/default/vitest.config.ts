@@ -17,6 +17,9 @@ export default defineConfig({
           STRIPE_WEBHOOK_SIGNING_SECRET: "whsec_test_stripeflare_local",
           STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_stripeflare",
           STRIPE_API_BASE: inject<string>("stripeLocalUrl"),
+          // test/reliability/fuzz.test.ts: more runs, or replay a failing seed it printed.
+          FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
         },
       },
     })),

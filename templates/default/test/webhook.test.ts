@@ -164,6 +164,45 @@ describe("events to ignore (2xx, nothing written)", () => {
   });
 });
 
+describe("amounts Stripe cannot charge (2xx ignored, nothing written)", () => {
+  it("ignores amount_total above 99,999,999, negative, fractional or past 2^53; credits the largest real one exactly", async () => {
+    const worker = fixture();
+    const visitor = await newVisitor(worker);
+    for (const amount of [100_000_000, 2 ** 53 - 1, 2 ** 53 + 2, 1e20, -500, 12.5]) {
+      const { response } = await pay(worker, { reference: visitor.reference, amount });
+      expect(response.status, String(amount)).toBe(200);
+      expect(await response.text(), String(amount)).toMatch(/^Ignored: .* which Stripe cannot charge/);
+    }
+    expect(await userRow(worker.version, visitor.account)).toBeUndefined();
+    expect(await sqlIn(database(worker.version, "index"), "SELECT * FROM claims")).toEqual([]);
+
+    const largest = await pay(worker, { reference: visitor.reference, amount: 99_999_999 });
+    expect(await largest.response.json()).toMatchObject({ credited: true });
+    const again = await pay(worker, { reference: visitor.reference, amount: 99_999_999 });
+    expect(again.response.status).toBe(200);
+    expect(await books(worker.version, visitor.account)).toMatchObject({ balance: 199_999_998, ledger: 199_999_998 });
+  });
+
+  it("skips refunds and ignores disputes whose amount Stripe cannot produce", async () => {
+    const worker = fixture();
+    const visitor = await newVisitor(worker);
+    const { event } = await pay(worker, { reference: visitor.reference, amount: 1_000, paymentMethod: "pm_card_visa" });
+    const { chargeOfCheckout, stripeEvent } = await import("./helpers");
+    const charge = await chargeOfCheckout(event);
+    const refunded = stripeEvent("charge.refunded", {
+      ...charge,
+      refunds: { object: "list", has_more: false, data: [{ id: "re_huge", object: "refund", amount: 2 ** 60, charge: charge.id, status: "succeeded" }] },
+    });
+    expect((await deliver(worker, refunded)).status).toBe(200);
+    const disputed = stripeEvent("charge.dispute.created", { id: "dp_huge", object: "dispute", charge: charge.id, amount: 100_000_000, status: "needs_response" });
+    const response = await deliver(worker, disputed);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/^Ignored/);
+    expect(await books(worker.version, visitor.account)).toMatchObject({ balance: 1_000, ledger: 1_000 });
+    expect((await ledger(worker.version, visitor.account)).map((row) => row.kind)).toEqual(["credit"]);
+  });
+});
+
 describe("signed events with fields of the wrong type (2xx, nothing written, never 500)", () => {
   it("ignores a non-string type, a payment_status object, and refund / dispute objects of the wrong shape", async () => {
     const worker = fixture();

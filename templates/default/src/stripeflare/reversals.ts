@@ -15,7 +15,7 @@
 import type Stripe from "stripe";
 import { stub, type Databases } from "./databases";
 import { text } from "./routes";
-import { checkoutSessionsOf, refundsOf, StripeRequestError, stringOrNull } from "./stripe";
+import { checkoutSessionsOf, isStripeAmount, refundsOf, StripeRequestError, stringOrNull } from "./stripe";
 import type { PaymentRecord, RefundRequest, StripeflareEnv } from "./types";
 
 export const REVERSAL_EVENTS = new Set([
@@ -56,11 +56,14 @@ async function refund(event: Stripe.Event, env: StripeflareEnv, dbs: Databases):
   else if (Array.isArray(object.refunds?.data) && object.refunds.has_more === false) refunds = object.refunds.data;
   else refunds = await stripeRead(`the refunds of ${chargeId}`, () => refundsOf(env, chargeId));
 
+  const usable = refunds.filter((r) => r && typeof r.id === "string" && isStripeAmount(r.amount) && r.amount > 0);
+  if (usable.length < refunds.length) {
+    console.warn(`[stripeflare] webhook ${event.id}: ${refunds.length - usable.length} refund(s) of ${chargeId} without an id or an amount Stripe can charge; skipped`);
+  }
   const request: RefundRequest = {
     account: payment.account,
     charge: chargeId,
-    refunds: refunds
-      .filter((r) => r && typeof r.id === "string" && Number.isSafeInteger(r.amount) && r.amount > 0)
+    refunds: usable
       .map((r) => {
         const status = stringOrNull(r.status);
         return { id: r.id, amount: r.amount, currency: stringOrNull(r.currency), status, active: LIVE_REFUND.has(status ?? "") };
@@ -75,7 +78,7 @@ async function dispute(event: Stripe.Event, env: StripeflareEnv, dbs: Databases)
   const object = (event.data?.object ?? {}) as Partial<Stripe.Dispute>;
   const chargeId = idOf(object.charge);
   if (typeof object.id !== "string" || !object.id || !chargeId) return ignore(event, "event names no dispute or charge");
-  if (!Number.isSafeInteger(object.amount) || object.amount! <= 0) return ignore(event, `dispute ${object.id} has no positive amount`);
+  if (!isStripeAmount(object.amount) || object.amount <= 0) return ignore(event, `dispute ${object.id} has no positive amount Stripe can charge`);
   const payment = await findPayment(env, dbs, chargeId, idOf(object.payment_intent));
   if (!payment) return ignore(event, `charge ${chargeId} is not a payment this Worker credited`);
 

@@ -126,6 +126,21 @@ async function stripeGet<T>(env: { STRIPE_SECRET?: string; STRIPE_API_BASE?: str
   throw new Error(message);
 }
 
+/**
+ * Stripe's largest amount for one charge: eight digits in the currency's smallest unit
+ * (99,999,999, i.e. $999,999.99). No checkout, refund or dispute can carry more.
+ */
+export const STRIPE_MAX_AMOUNT = 99_999_999;
+
+/**
+ * An amount Stripe can produce: a whole, non-negative number of the smallest unit, at most
+ * STRIPE_MAX_AMOUNT. A signed event claiming anything else is not taken at its word: beyond
+ * 2^53 a JavaScript number is no longer exact, and such a balance could not be summed.
+ */
+export function isStripeAmount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= STRIPE_MAX_AMOUNT;
+}
+
 /** A field of a signed event that should be a string: anything else counts as absent. */
 export function stringOrNull(value: unknown): string | null {
   return typeof value === "string" ? value : null;

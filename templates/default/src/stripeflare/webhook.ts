@@ -17,7 +17,7 @@
 import type Stripe from "stripe";
 import { databases, stub, type Databases } from "./databases";
 import { decodeReference, encodeReference } from "./identity";
-import { paymentMethodOf, SignatureError, StripeRequestError, stringOrNull, verifyWebhook } from "./stripe";
+import { isStripeAmount, paymentMethodOf, SignatureError, STRIPE_MAX_AMOUNT, StripeRequestError, stringOrNull, verifyWebhook } from "./stripe";
 import { REVERSAL_EVENTS, handleReversal } from "./reversals";
 import { text } from "./routes";
 import type { Migrations, StripeflareEnv } from "./types";
@@ -74,9 +74,10 @@ async function creditCheckout(event: Stripe.Event, env: StripeflareEnv, dbs: Dat
   if (typeof session.id !== "string" || !session.id) return ignore("event carries no checkout session id");
   if (session.payment_status !== "paid") return ignore(`checkout session ${session.id} is not paid (${JSON.stringify(session.payment_status)})`);
   const amount = session.amount_total;
-  if (typeof amount !== "number" || !Number.isSafeInteger(amount) || amount <= 0) {
-    return ignore(`checkout session ${session.id} has no positive amount_total`);
+  if (!isStripeAmount(amount)) {
+    return ignore(`checkout session ${session.id} has amount_total ${JSON.stringify(amount) ?? "undefined"}, which Stripe cannot charge (a whole number from 0 to ${STRIPE_MAX_AMOUNT})`);
   }
+  if (amount === 0) return ignore(`checkout session ${session.id} has no positive amount_total`);
   const reference = typeof session.client_reference_id === "string" ? session.client_reference_id : "";
   const visitor = reference ? await decodeReference(env.DB_SECRET, reference) : null;
   if (!visitor) return ignore(`client_reference_id of ${session.id} is missing or not readable with this DB_SECRET (not for this Worker)`);

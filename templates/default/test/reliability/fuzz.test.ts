@@ -1,7 +1,7 @@
 // Property-based fuzz (fast-check) over the two parsers that face the internet: the webhook
 // (signature header + body) and identity (Cookie + Authorization). Properties: never a 500,
 // and nothing written to any database (payment index, aggregate, the accounts involved, and
-// every account a fuzzed token names). Runs are bounded so the suite stays fast.
+// every account a fuzzed token names).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import Stripe from "stripe";
@@ -9,7 +9,12 @@ import { encodeReference } from "../../src/stripeflare/identity";
 import { books, checkoutEvent, deliver, fixture, ledger, newVisitor, request, runMirror, testEnv, type Worker } from "../helpers";
 import { database, dump, fundedVisitor, snapshot } from "./support";
 
-const RUNS = 200;
+// Runs are bounded so the suite stays fast; FUZZ_RUNS=5000 npx vitest run test/reliability/fuzz.test.ts
+// searches harder, and FUZZ_SEED=<seed> replays the seed fast-check printed for a failure.
+const RUNS = Number(testEnv.FUZZ_RUNS) || 200;
+if (testEnv.FUZZ_SEED) fc.configureGlobal({ seed: Number(testEnv.FUZZ_SEED) });
+/** Stripe's largest charge, in the smallest currency unit (eight digits): what the wallet credits at most. */
+const STRIPE_MAX = 99_999_999;
 const signer = new Stripe(testEnv.STRIPE_SECRET!);
 const sign = (payload: string, secret = testEnv.STRIPE_WEBHOOK_SIGNING_SECRET!) =>
   signer.webhooks.generateTestHeaderStringAsync({ payload, secret });
@@ -120,8 +125,16 @@ describe("fuzz: webhook parsing", () => {
     const visitor = await newVisitor(worker);
     const anything = fc.anything({ maxDepth: 2, withNullPrototype: false });
     const text = fc.oneof(fc.string({ maxLength: 40 }), anything);
+    // Amounts Stripe can produce (whole, 0 to 99,999,999 of the smallest unit, its largest
+    // charge) and ones it cannot: the edges on both sides, numbers past 2^53, and anything.
+    const amountTotal = fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 1, max: STRIPE_MAX }) },
+      fc.constantFrom(0, 1, STRIPE_MAX, STRIPE_MAX + 1, -1, 2 ** 31, 2 ** 53 - 1, 2 ** 53, 2 ** 60, 1e15, 0.5, NaN),
+      fc.double(),
+      anything,
+    );
     const shape = fc.record({
-      amount_total: fc.oneof(fc.integer({ min: 1, max: 10_000 }), anything),
+      amount_total: amountTotal,
       payment_status: fc.oneof(fc.constant("paid"), anything),
       currency: fc.oneof(fc.constant("usd"), anything),
       customer_details: fc.oneof(fc.record({ email: text, name: text }, { requiredKeys: [] }), anything),
@@ -136,8 +149,14 @@ describe("fuzz: webhook parsing", () => {
         const response = await deliver(worker, payload, { header: await sign(payload) });
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         expect([200, 503], payload.slice(0, 400)).toContain(response.status);
-        const valid = fields.payment_status === "paid" && Number.isSafeInteger(fields.amount_total) && (fields.amount_total as number) > 0;
-        if (response.status === 200 && valid) expected += fields.amount_total as number;
+        const amount = fields.amount_total;
+        const valid = fields.payment_status === "paid" && Number.isSafeInteger(amount) && (amount as number) > 0 && (amount as number) <= STRIPE_MAX;
+        const body = await response.text();
+        if (!valid) expect(body, payload.slice(0, 400)).toMatch(/^Ignored/); // 200, never a retry
+        if (valid && response.status === 200) {
+          expect(JSON.parse(body), payload.slice(0, 400)).toMatchObject({ credited: true });
+          expected += amount as number;
+        }
         const { balance, ledger: sum } = (await books(worker.version, visitor.account)) ?? { balance: 0, ledger: 0 }; // no database before the first credit
         expect(sum).toBe(balance ?? 0);
         expect(balance ?? 0).toBe(expected);
@@ -152,19 +171,23 @@ describe("fuzz: webhook parsing", () => {
 describe("fuzz: identity parsing", () => {
   it(`arbitrary Cookie and Authorization headers on /me, /me/transactions, a paid route and /rotate-token (${RUNS} runs): never 500, never a write`, async () => {
     const { worker, owner, unchanged } = await world();
-    // Anything but the owner's own token (which the wallet reads with surrounding spaces trimmed).
-    const token = fc.oneof(mutationOf(owner.token), headerText(120), fc.constant(`${owner.account}.${"A".repeat(43)}`)).filter((t) => t.trim() !== owner.token);
+    // Anything but the owner's own token, as each header reads it: a Bearer credential is
+    // trimmed; a cookie value ends at the first ";" and is trimmed (RFC 6265 §5.2), so
+    // `access_token= <token>;` in a cookie is the owner's token, while `Bearer  <token>;` is not.
+    const token = fc.oneof(mutationOf(owner.token), headerText(120), fc.constant(`${owner.account}.${"A".repeat(43)}`));
+    const cookieToken = token.filter((t) => t.split(";")[0]!.trim() !== owner.token);
+    const bearerToken = token.filter((t) => t.trim() !== owner.token);
     const cookie = fc.oneof(
       fc.constant(undefined),
       headerText(),
-      token.map((t) => `access_token=${t}`),
-      fc.tuple(headerText(20), token).map(([junk, t]) => `${junk}; access_token=${t}; access_token=${owner.token.slice(1)}`),
+      cookieToken.map((t) => `access_token=${t}`),
+      fc.tuple(headerText(20), cookieToken).map(([junk, t]) => `${junk}; access_token=${t}; access_token=${owner.token.slice(1)}`),
     );
     const authorization = fc.oneof(
       fc.constant(undefined),
       headerText(),
-      token.map((t) => `Bearer ${t}`),
-      token.map((t) => `bearer    ${t}`),
+      bearerToken.map((t) => `Bearer ${t}`),
+      bearerToken.map((t) => `bearer    ${t}`),
       headerText(40).map((t) => `Basic ${t}`),
     );
     const route = fc.constantFrom(["GET", "/me"], ["GET", "/me/transactions"], ["GET", "/price?value=1"], ["POST", "/rotate-token"], ["GET", "/whoami"]);
