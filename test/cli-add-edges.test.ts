@@ -9,7 +9,7 @@ import { updateDevVarsFile } from "../src/dev-vars.js";
 import { gitignoreIgnores } from "../src/template.js";
 import { walletImports } from "../src/wallet.js";
 import { addDormToJsonc, addDormToToml, compatibilityProblem, nextMigrationTag, planDorm } from "../src/wrangler-dorm.js";
-import { cleanupTempDirs, readDevVarsFile, ROOT, runCli, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+import { cleanupTempDirs, readDevVarsFile, ROOT, runCli, runInTerminal, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
 
 let stripe: StripeStandIn;
 beforeAll(async () => {
@@ -171,6 +171,32 @@ describe("add in other project shapes", () => {
     expect(endpoint.url).toBe("https://hello-jsonc.test-account.workers.dev/stripe-webhook");
     expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
     expect(deployed.stdout).not.toMatch(/Now change the fetch export/);
+  });
+});
+
+describe("add in a terminal", () => {
+  it("asks price, domain, title and keys like a new project, never whether to deploy", async () => {
+    const dir = join(tempDir("csf-edge-"), "app");
+    cpSync(join(ROOT, "test", "fixtures", "existing", "durable-object-jsonc"), dir, { recursive: true });
+    const result = await runInTerminal(
+      ["add", "--no-install"],
+      [
+        { expect: /Top-up price in USD/, type: "3\r" },
+        { expect: /Custom domain/, type: "term.example.com\r" },
+        { expect: /Product name/, type: "Term Shop\r" },
+        { expect: /Stripe secret key/, type: `${stripe.keys.secret}\r` },
+        { expect: /publishable key, pk_test_/, type: `${stripe.keys.publishable}\r` },
+      ],
+      { cwd: dir, env: { STRIPE_API_BASE: stripe.url } },
+    );
+    expect(result.exitCode, result.screen).toBe(0);
+    expect(result.answered).toBe(5);
+    expect(result.screen).not.toMatch(/Deploy to Cloudflare now/);
+    const product = stripe.list<{ name: string; metadata: Record<string, string> }>("product").find((p) => p.metadata.stripeflare_project === "hello-do")!;
+    expect(product.name).toBe("Term Shop");
+    const price = stripe.list<{ unit_amount: number; metadata: Record<string, string> }>("price").find((p) => p.metadata.stripeflare_project === "hello-do")!;
+    expect(price.unit_amount).toBe(300);
+    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_/);
   });
 });
 
