@@ -3,7 +3,7 @@
 // Everything about money (identity, balance, payments, the ledger) lives in ./stripeflare;
 // this file only decides what a request costs and what it answers. See src/stripeflare/README.md.
 
-import { withStripeflare, chargeUser, DORM, type StripeUser } from "./stripeflare";
+import { withStripeflare, DORM, type StripeUser } from "./stripeflare";
 import { homeResponse, pageOptions, paidResponse, paymentRequiredResponse, spentNotice, walletView } from "./page";
 
 // The DORM Durable Object class must be exported from the Worker's main module so the
@@ -15,35 +15,48 @@ type User = StripeUser;
 
 const TITLE = "Stripeflare";
 
-/** The example paid route. The page, the JSON and the Markdown all describe it from here. */
+/** The example paid route. The page, the JSON, the Markdown and the statement all describe it from here. */
 const CHARGE = { method: "POST", path: "/charge", price: 1, description: "The example paid route" } as const;
 
-// `chargeUser(env, ctx, accessToken, migrations, version, cents, allowNegativeBalance)`
-// charges a visitor from a handler that has no request (a queue consumer, a cron trigger).
-// This app only sells over fetch, so it is imported for that use but not called.
-void chargeUser;
+// Charging without a request (a queue consumer, a cron trigger) goes through `chargeUser`,
+// given the visitor's access token (their `access_token` cookie or Bearer token, which the
+// request that queued the job passed along):
+//
+//   import { chargeUser } from "./stripeflare";
+//   const { charged, message } = await chargeUser(env, ctx, accessToken, undefined, undefined, 5, false, "Nightly report");
+//
+// `undefined, undefined` are the customMigrations and version given to withStripeflare below.
 
 export default {
-  fetch: withStripeflare<Env, User>(async (request, env, ctx) => {
-    const url = new URL(request.url);
-    const view = walletView(ctx);
+  fetch: withStripeflare<Env, User>(
+    async (request, env, ctx) => {
+      const url = new URL(request.url);
+      const view = walletView(ctx);
 
-    if (url.pathname === CHARGE.path) {
-      // Refuse up front while the wallet is short: the answer says how to pay (link, price,
-      // balance) in the format the caller asked for.
-      if (ctx.user.balance < CHARGE.price) {
-        return paymentRequiredResponse(request, view, CHARGE.price, pageOptions(request, TITLE, CHARGE));
+      if (url.pathname === CHARGE.path) {
+        // Refuse up front while the wallet is short: the answer says how to pay (link, price,
+        // balance) in the format the caller asked for.
+        if (ctx.user.balance < CHARGE.price) {
+          return paymentRequiredResponse(request, view, CHARGE.price, pageOptions(request, TITLE, CHARGE));
+        }
+        // X-Price makes the wallet charge this response's price (in cents) after the handler;
+        // X-Price-Description is what the visitor's statement (/me/transactions) says about it.
+        return paidResponse(request, view, CHARGE, `Hello ${ctx.user.name || "Anonymous"}: this answer cost one cent.`);
       }
-      // X-Price makes the wallet charge this response's price (in cents) after the handler.
-      return paidResponse(request, view, CHARGE.price, `Hello ${ctx.user.name || "Anonymous"}: this answer cost one cent.`);
-    }
 
-    if (url.pathname === "/") {
-      return homeResponse(request, view, pageOptions(request, TITLE, CHARGE, spentNotice(url)));
-    }
+      if (url.pathname === "/") {
+        return homeResponse(request, view, pageOptions(request, TITLE, CHARGE, spentNotice(url)));
+      }
 
-    return new Response(`Hello ${ctx.user.name || "Anonymous"}!\n`, {
-      headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
-    });
-  }),
+      return new Response(`Hello ${ctx.user.name || "Anonymous"}!\n`, {
+        headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
+      });
+    },
+    {
+      // The wallet's own 402 (an X-Price the balance could not cover after all, for example
+      // when two requests raced for the last cent) looks like the app's: page, JSON or Markdown.
+      paymentRequired: (request, refused) =>
+        paymentRequiredResponse(request, walletView(refused), refused.price, pageOptions(request, TITLE, CHARGE)),
+    },
+  ),
 } satisfies ExportedHandler<Env>;

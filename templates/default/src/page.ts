@@ -121,17 +121,19 @@ export function paymentRequiredResponse(
 }
 
 /**
- * A successful paid request. `X-Price` tells the wallet to charge `price` cents once this
- * response leaves the handler. A browser's form post is redirected back to the page
- * (post/redirect/get), so a reload does not pay twice; programs get the result itself.
+ * A successful paid request. `X-Price` tells the wallet to charge the route's price once this
+ * response leaves the handler, and `X-Price-Description` what the visitor's statement says
+ * about it. A browser's form post is redirected back to the page (post/redirect/get), so a
+ * reload does not pay twice; programs get the result itself.
  */
 export function paidResponse(
   request: Request,
   view: WalletView,
-  price: number,
+  route: Pick<PaidRoute, "price" | "description">,
   result: string,
 ): Response {
-  const priceHeader = { "X-Price": String(price) };
+  const { price } = route;
+  const priceHeader = { "X-Price": String(price), "X-Price-Description": route.description };
   const format = negotiate(request.headers.get("Accept"));
   if (format === "html") {
     const location = new URL("/", request.url);

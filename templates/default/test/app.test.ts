@@ -2,7 +2,10 @@
 // Only the wallet's side is checked here (status, X-Price, X-Balance, X-PaymentLink, the
 // books); the pages' wording is the app's own business and tested next to it.
 import { describe, expect, it } from "vitest";
-import { app, books, me, newVisitor, pay, request } from "./helpers";
+// The import line of CONTRACT.md §3, word for word: it must keep compiling (tsc checks test/).
+import { withStripeflare, chargeUser, DORM, type StripeUser } from "../src/stripeflare";
+import * as main from "../src/index";
+import { app, books, me, newVisitor, pay, request, testEnv } from "./helpers";
 
 // The real app's databases (version "1") are shared with other test files, so payments here
 // use a Link email of their own: a test card could log this visitor into another test's account.
@@ -33,6 +36,25 @@ describe("example app", () => {
     const statuses = (await Promise.all(Array.from({ length: 50 }, () => app(request("/charge", visitor))))).map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(30);
     expect(await books("1", visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 31 });
+  });
+
+  it("exports what CONTRACT.md §3 names, with chargeUser's documented signature", () => {
+    expect(main.DORM).toBe(DORM);
+    expect(typeof main.default.fetch).toBe("function");
+    expect(typeof withStripeflare(async () => new Response())).toBe("function");
+    // chargeUser(env, ctx, accessToken, migrations, version, amountCents, allowNegativeBalance)
+    const contract: (
+      env: typeof testEnv,
+      ctx: ExecutionContext,
+      accessToken: string,
+      migrations: undefined,
+      version: string,
+      amountCents: number,
+      allowNegativeBalance: boolean,
+    ) => Promise<{ charged: boolean; message: string }> = chargeUser;
+    expect(contract).toBe(chargeUser);
+    const user: Pick<StripeUser, "access_token" | "balance"> = { access_token: "a", balance: 0 };
+    expect(user.balance).toBe(0);
   });
 
   it("answers other paths through the wallet, with its headers", async () => {

@@ -1,7 +1,9 @@
 // The page through the real Worker (src/index.ts behind withStripeflare, real Durable
 // Objects): one visitor seen by a browser, a program and an agent, before and after paying.
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { app, books, newVisitor, pay, request, type Visitor } from "../../test/helpers";
+import type { DORM } from "../stripeflare";
+import { accountDb, app, books, newVisitor, pay, request, type Visitor } from "../../test/helpers";
 
 /** A request to `path` by `visitor`, asking for `accept`. */
 function get(path: string, accept: string, visitor: Visitor, init: RequestInit = {}) {
@@ -74,6 +76,48 @@ describe("the home page, for people, programs and agents", () => {
     expect(agent.status).toBe(200);
     expect(await agent.text()).toContain("- Balance: **1 cent**");
     expect(await books("1", visitor.account)).toEqual({ balance: 1, ledger: 1, rows: 3 });
+  });
+
+  it("links the caller's statement, where the paid route's description shows", async () => {
+    const visitor = await newVisitor(app);
+    await pay(app, { reference: visitor.reference, amount: 5 });
+    expect((await get("/charge", "application/json", visitor, { method: "POST" })).status).toBe(200);
+
+    const json = (await (await get("/", "application/json", visitor)).json()) as { statement: string };
+    expect(json.statement).toBe("/me/transactions");
+    expect(await (await get("/", "text/html", visitor)).text()).toContain('href="/me/transactions"');
+    expect(await (await get("/", "text/markdown", visitor)).text()).toContain("<https://app.example/me/transactions>");
+
+    const statement = await get(json.statement, "application/json", visitor);
+    expect(statement.status).toBe(200);
+    const { data } = (await statement.json()) as { data: { kind: string; amount: number; description: string; reference: string }[] };
+    expect(data[0]).toMatchObject({ kind: "charge", amount: -1, description: "The example paid route", reference: "POST /charge" });
+    expect(data[1]).toMatchObject({ kind: "topup", amount: 5 });
+  });
+
+  it("renders the wallet's own 402 (two requests racing for the last cent) like its own", async () => {
+    const visitor = await newVisitor(app);
+    await pay(app, { reference: visitor.reference, amount: 1 });
+    // Hold the account's object so that every request loads the balance (1 cent, enough
+    // for the handler's own check) before any of them charges: all but one are then
+    // refused by the wallet at X-Price time, and the app's paymentRequired renders them.
+    const hold = runInDurableObject(accountDb("1", visitor.account), (_: DORM, state) =>
+      state.blockConcurrencyWhile(() => new Promise((resolve) => setTimeout(resolve, 200))),
+    );
+    const racing = Array.from({ length: 4 }, () => get("/charge", "text/markdown", { ...visitor, bearer: true }, { method: "POST" }));
+    const responses = await Promise.all(racing);
+    await hold;
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 402, 402, 402]);
+    for (const refused of responses.filter((r) => r.status === 402)) {
+      expect(refused.headers.get("Content-Type")).toBe("text/markdown; charset=utf-8");
+      const text = await refused.text();
+      expect(text).toContain("# Payment required");
+      expect(text).toContain("- Price: **1 cent**");
+      expect(text).toContain("- Balance: **0 cents**");
+      expect(text).toContain(`<${refused.headers.get("X-PaymentLink")}>`);
+      expect(refused.headers.get("X-Balance")).toBe("0");
+    }
+    expect(await books("1", visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 2 });
   });
 
   it("shows the local payment command only when served on localhost", async () => {

@@ -6,6 +6,8 @@ import {
   hasPaymentLink,
   localPayCommand,
   LOGIN_BY_PAYMENT,
+  STATEMENT_ABOUT,
+  STATEMENT_PATH,
   type PageOptions,
   type WalletView,
 } from "./view";
@@ -110,6 +112,7 @@ ${payButton(view)}
 </div>
 <p><small>${escapeHtml(paidRoute.description)} (${escapeHtml(paidRoute.method)} <code>${escapeHtml(paidRoute.path)}</code>, ${escapeHtml(formatCents(paidRoute.price))} a request).</small></p>
 ${who}
+<p><a id="statement" href="${STATEMENT_PATH}">Your statement</a> <small>${escapeHtml(STATEMENT_ABOUT)} (JSON; Markdown for <code>Accept: text/markdown</code>)</small></p>
 <section id="login">
 <h2>Login by payment</h2>
 <p>${escapeHtml(LOGIN_BY_PAYMENT)}</p>

@@ -6,6 +6,8 @@ import {
   localPayCommand,
   LOGIN_BY_PAYMENT,
   paymentRequiredSentence,
+  STATEMENT_ABOUT,
+  STATEMENT_PATH,
   type PageOptions,
   type WalletView,
 } from "./view";
@@ -36,6 +38,7 @@ export function homeMarkdown(view: WalletView, options: PageOptions): string {
         : "new visitor (created by the first payment)"
     }`,
     `- client_reference_id: \`${view.clientReferenceId}\``,
+    `- Statement: <${origin}${STATEMENT_PATH}> (${STATEMENT_ABOUT})`,
     "",
     "## Paid routes",
     "",

@@ -63,6 +63,7 @@ describe("home page", () => {
       client_reference_id: "cri_123",
       paymentLink: LINK,
       paid_routes: [{ method: "POST", path: "/charge", price: 1 }],
+      statement: "/me/transactions",
     });
   });
 
@@ -73,6 +74,7 @@ describe("home page", () => {
     expect(text).toContain("Balance: **42 cents**");
     expect(text).toContain(`<${LINK}>`);
     expect(text).toContain("| POST | `/charge` | 1 cent |");
+    expect(text).toContain("- Statement: <https://app.example.com/me/transactions>");
     expect(text).toMatch(/Login by payment/);
     // A user-controlled name cannot inject markup.
     expect(text).toContain("Ada \\<script\\>alert\\(1\\)\\</script\\>");
@@ -86,6 +88,7 @@ describe("home page", () => {
     expect(html).toContain(`<a id="pay" class="button" href="${escapeHtml(LINK)}">`);
     expect(html).toContain('<form method="post" action="/charge">');
     expect(html).toContain("Spend 1 cent");
+    expect(html).toContain('<a id="statement" href="/me/transactions">');
     expect(html).not.toContain("<script>");
     expect(html).toContain("Ada &lt;script&gt;");
   });
@@ -159,17 +162,19 @@ describe("402 payment required", () => {
 
 describe("paid response", () => {
   it("charges through X-Price and redirects a browser back to the page", () => {
-    const response = paidResponse(request("text/html", "https://app.example.com/charge"), view, 1, "ok");
+    const response = paidResponse(request("text/html", "https://app.example.com/charge"), view, paidRoute, "ok");
     expect(response.status).toBe(303);
     expect(response.headers.get("Location")).toBe("/?spent=1");
     expect(response.headers.get("X-Price")).toBe("1");
+    expect(response.headers.get("X-Price-Description")).toBe("The example paid route");
     expect(response.headers.get("Cache-Control")).toBe("private, no-store");
   });
 
   it("gives a program the result and the balance after the charge", async () => {
-    const response = paidResponse(request("application/json"), view, 1, "the answer");
-    expect(response.headers.get("X-Price")).toBe("1");
-    expect(await response.json()).toEqual({ result: "the answer", charged: 1, balance: 41 });
+    const response = paidResponse(request("application/json"), view, { price: 2, description: "Two cents' worth" }, "the answer");
+    expect(response.headers.get("X-Price")).toBe("2");
+    expect(response.headers.get("X-Price-Description")).toBe("Two cents' worth");
+    expect(await response.json()).toEqual({ result: "the answer", charged: 2, balance: 40 });
   });
 
   it("turns ?spent= into a notice, ignoring anything but a small number", () => {

@@ -36,6 +36,10 @@ export interface PageOptions {
   local?: boolean;
 }
 
+/** The wallet's statement of the caller's own ledger (`GET /me/transactions`). */
+export const STATEMENT_PATH = "/me/transactions";
+export const STATEMENT_ABOUT = "every top-up, charge, refund and dispute, newest first";
+
 export const LOGIN_BY_PAYMENT =
   "There is no sign-up. Your wallet lives in this browser (an HttpOnly cookie). " +
   "Paying again with a card or Link email you used before logs you back in to that wallet, on any device.";
@@ -86,6 +90,7 @@ export function homeJson(view: WalletView, options: PageOptions) {
         description: paidRoute.description,
       },
     ],
+    statement: STATEMENT_PATH,
     login_by_payment: LOGIN_BY_PAYMENT,
     ...(options.notice ? { notice: options.notice } : {}),
     ...(options.local ? { local_payment: localPayCommand(view) } : {}),

@@ -13,6 +13,7 @@ export type {
   ExecQuery,
   ExecResult,
   Migrations,
+  PaymentRequiredDetails,
   PriceRule,
   StripeflareContext,
   StripeflareEnv,

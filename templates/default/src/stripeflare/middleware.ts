@@ -26,7 +26,7 @@ import { handleWebhook } from "./webhook";
 
 export function withStripeflare<E = unknown, U extends StripeUser = StripeUser>(
   handler: StripeflareHandler<E, U>,
-  options: StripeflareOptions = {},
+  options: StripeflareOptions<U> = {},
 ): (request: Request, env: E, ctx: ExecutionContext) => Promise<Response> {
   return async (request, env, ctx) => {
     try {
@@ -44,7 +44,7 @@ async function serve<E, U extends StripeUser>(
   env: E & StripeflareEnv,
   ctx: ExecutionContext,
   handler: StripeflareHandler<E, U>,
-  options: StripeflareOptions,
+  options: StripeflareOptions<U>,
 ): Promise<Response> {
   const problem = configurationProblem(env);
   if (problem) {
@@ -84,10 +84,10 @@ async function serve<E, U extends StripeUser>(
   } else if (pathname === "/rotate-token") {
     ({ response, session } = await rotate(request, env, session));
   } else if (price && !session.charge?.charged) {
-    response = paymentRequired(request, session, session.charge?.message ?? "Payment required");
+    response = await paymentRequired(request, session, price, session.charge?.message ?? "Payment required", options);
   } else {
     response = await handler(request, env, handlerContext(env, ctx, session, requestLine));
-    const result = await chargeResponsePrice(env, request, response, session);
+    const result = await chargeResponsePrice(env, request, response, session, options);
     if (result instanceof Response) response = result;
     else charged += result;
   }
@@ -169,6 +169,7 @@ async function chargeResponsePrice<U extends StripeUser>(
   request: Request,
   response: Response,
   session: Session<U>,
+  options: StripeflareOptions<U>,
 ): Promise<number | Response> {
   const header = response.headers.get("X-Price");
   if (header === null) return 0;
@@ -187,10 +188,30 @@ async function chargeResponsePrice<U extends StripeUser>(
   if (result.charged) return amount;
   console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
   await response.body?.cancel();
-  return paymentRequired(request, session, result.message);
+  return paymentRequired(request, session, amount, result.message, options);
 }
 
-function paymentRequired<U extends StripeUser>(request: Request, session: Session<U>, message: string): Response {
+/** The 402 for a price the balance cannot cover: the app's own (`options.paymentRequired`), else ours. */
+async function paymentRequired<U extends StripeUser>(
+  request: Request,
+  session: Session<U>,
+  price: number,
+  message: string,
+  options: StripeflareOptions<U>,
+): Promise<Response> {
+  if (options.paymentRequired) {
+    const { user, registered, paymentLink } = session;
+    try {
+      return await options.paymentRequired(request, { price, balance: Number(user.balance ?? 0), paymentLink, message, user, registered });
+    } catch (error) {
+      // The visitor still learns how to pay; the operator sees why the app's page failed.
+      console.error(`[stripeflare] options.paymentRequired failed; answering the default 402:`, error);
+    }
+  }
+  return defaultPaymentRequired(request, session, message);
+}
+
+function defaultPaymentRequired<U extends StripeUser>(request: Request, session: Session<U>, message: string): Response {
   const wantsJson = (request.headers.get("Accept") ?? "").includes("application/json");
   if (wantsJson) return json(402, { error: "Payment required", message, paymentLink: session.paymentLink, balance: session.user.balance });
   return new Response(`Payment required: ${message}. Top up at ${session.paymentLink}\n`, {

@@ -49,11 +49,34 @@ export interface StripeflareEnv {
  */
 export type PriceRule = Record<string, number> | ((request: Request) => number | null | undefined);
 
-export interface StripeflareOptions {
+export interface StripeflareOptions<U extends StripeUser = StripeUser> {
   customMigrations?: Migrations;
   /** Prefixes every database name: a new version starts from empty databases. Default "1". */
   version?: string;
   prices?: PriceRule;
+  /**
+   * Renders the wallet's own 402: a declared price or an `X-Price` the balance cannot cover.
+   * Return a 402 in your app's formats (page, JSON, Markdown); the wallet still adds
+   * `X-Balance`, `X-PaymentLink` and any `Set-Cookie`. Without it (or if it throws) the
+   * wallet answers plain text, or JSON for `Accept: application/json`.
+   */
+  paymentRequired?: (request: Request, details: PaymentRequiredDetails<U>) => Response | Promise<Response>;
+}
+
+/** What the wallet knows when it refuses a paid request (see `StripeflareOptions.paymentRequired`). */
+export interface PaymentRequiredDetails<U extends StripeUser = StripeUser> {
+  /** The price that was refused, in cents. */
+  price: number;
+  /** The balance in cents (unchanged: nothing was charged). */
+  balance: number;
+  /** The visitor's payment link (`ctx.paymentLink`). */
+  paymentLink: string;
+  /** Why, in the wallet's words ("User balance too low", ...). */
+  message: string;
+  /** The user row, as `ctx.user` would have been. */
+  user: U;
+  /** As `ctx.registered`: false until a first payment created the account. */
+  registered: boolean;
 }
 
 export interface ChargeResult {
