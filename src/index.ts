@@ -4,16 +4,19 @@
 // input is validated before the first side effect, so bad input loses nothing.
 import { existsSync, writeFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
+import { inspect } from "node:util";
 import { addToProject } from "./add.js";
 import { helpText, parseArgs, UsageError, type Flags } from "./args.js";
 import { findWrangler } from "./deploy.js";
 import { DEV_VARS_KEYS, formatDevVarsExample, mergeDevVars, readDevVars, writeDevVars, type DevVars } from "./dev-vars.js";
 import { fail, guard, UserError } from "./failures.js";
 import { initRepository } from "./git.js";
+import { redactSecrets } from "./keys.js";
 import { normalizeCurrency, toMinorUnits } from "./money.js";
 import { detectPackageManager, installDependencies, setPackageManagerField } from "./package-manager.js";
 import { normalizeDomain, projectNameProblem } from "./project-name.js";
 import * as ask from "./prompts.js";
+import { rerunHint, savedInProject } from "./rerun.js";
 import { readState, writeState, type ProjectState } from "./state.js";
 import { deployProject, loadStripe, localOnlyProblem, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { summaryText } from "./summary.js";
@@ -46,18 +49,19 @@ export async function main(argv: string[]): Promise<number> {
 
   // Without a TTY on stdin nobody can answer a prompt: behave as --yes (CONTRACT §1).
   const interactive = !flags.yes && Boolean(process.stdin.isTTY);
-  const rerun = ["npx create-stripeflare", ...argv].join(" ");
+  // Built when needed: whether a key can be left out depends on what .dev.vars holds by then.
+  const rerun = () => rerunHint(argv, savedInProject(flags));
   const onInterrupt = () => {
     console.log("\nInterrupted.");
-    reportProgress(rerun);
+    reportProgress(rerun());
     process.exit(130);
   };
   // A library failing outside our awaits (a socket assertion, a stream error) still ends in one
   // line and the progress report, never a stack trace.
   const onCrash = (error: unknown) => {
-    if (progress.length) reportProgress(rerun);
+    if (progress.length) reportProgress(rerun());
     failure(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-    if (process.env.DEBUG) console.error(error);
+    if (process.env.DEBUG) console.error(redactSecrets(inspect(error)));
     process.exit(1);
   };
   process.once("SIGINT", onInterrupt);
@@ -71,14 +75,14 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof ask.CancelledError) {
-      reportProgress(rerun);
+      reportProgress(rerun());
       failure("cancelled");
       return 1;
     }
-    if (progress.length) reportProgress(rerun);
+    if (progress.length) reportProgress(rerun());
     const known = error instanceof UserError || error instanceof UsageError;
     failure(known ? (error as Error).message : (await loadStripe()).describeStripeError(error));
-    if (!known && process.env.DEBUG) console.error(error);
+    if (!known && process.env.DEBUG) console.error(redactSecrets(inspect(error)));
     return 1;
   } finally {
     process.removeListener("SIGINT", onInterrupt);

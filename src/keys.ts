@@ -63,6 +63,17 @@ export function publishableKeyMode(key: string): StripeMode {
   return match[1] as StripeMode;
 }
 
+/** Secret and restricted API keys and webhook signing secrets, wherever they appear in a text. */
+const SECRET_IN_TEXT = /\b(?:(?:sk|rk)_(?:test|live)_|whsec_)[A-Za-z0-9_]+/g;
+
+/**
+ * Masks every secret in a text: the last line of defence for messages we did not write (a
+ * library's error, a child process's output). Publishable keys are public by design and stay.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_IN_TEXT, (secret) => maskSecret(secret));
+}
+
 /** "sk_test_51Habc…xyz9" -> "sk_test_…xyz9": enough to recognise, useless to steal. */
 export function maskSecret(value: string): string {
   if (!value) return "(empty)";

@@ -1,6 +1,8 @@
 // Output: progress on stdout, the one-line failure reason on stderr. Colour only on a terminal
 // (kolorist honours NO_COLOR / FORCE_COLOR and non-TTY output).
 import { bold, cyan, dim, green, red, yellow } from "kolorist";
+import { redactSecrets } from "./keys.js";
+import type { RerunHint } from "./rerun.js";
 
 /** Steps that have changed something, for the "what was done" message on failure or Ctrl-C. */
 export const progress: string[] = [];
@@ -23,18 +25,20 @@ export function heading(message: string): void {
 }
 
 export function failure(message: string): void {
-  process.stderr.write(`${red("✖")} ${message.split("\n")[0]}\n`);
+  // Redacted here too: the reason may come from a library or a child process, not from us.
+  process.stderr.write(`${red("✖")} ${redactSecrets(message.split("\n")[0])}\n`);
 }
 
 /** Printed before exiting on failure or interrupt, so a user knows what exists and what to do. */
-export function reportProgress(rerun: string): void {
+export function reportProgress(rerun: RerunHint): void {
   if (!progress.length) {
     console.log(dim("Nothing was changed."));
     return;
   }
   console.log(`\n${bold("Done before stopping:")}`);
   for (const line of progress) console.log(`  ${dim("-")} ${line}`);
-  console.log(`Run ${cyan(rerun)} again to finish; it reuses what exists instead of creating duplicates.`);
+  console.log(`Run ${cyan(rerun.command)} again to finish; it reuses what exists instead of creating duplicates.`);
+  if (rerun.maskedSecret) console.log(dim(`(Put your full secret key where it shows ${rerun.maskedSecret}, or set STRIPE_SECRET and leave the flag out.)`));
 }
 
 export { bold, cyan, dim, green, red, yellow };

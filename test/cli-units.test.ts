@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseArgs } from "../src/args.js";
 import { formatDevVars, generateDbSecret, mergeDevVars } from "../src/dev-vars.js";
-import { maskSecret, secretKeyMode } from "../src/keys.js";
+import { maskSecret, redactSecrets, secretKeyMode } from "../src/keys.js";
+import { rerunHint } from "../src/rerun.js";
 import { currencyExponent, formatMinorUnits, toMinorUnits } from "../src/money.js";
 import { detectPackageManager } from "../src/package-manager.js";
 import { isValidProjectName, normalizeDomain, suggestProjectName } from "../src/project-name.js";
@@ -114,6 +115,26 @@ describe("secrets on screen", () => {
     expect(maskSecret("short")).toBe("…");
     expect(secretKeyMode("rk_live_abcdefghij")).toBe("live");
     expect(() => secretKeyMode("pk_test_abcdefghij")).toThrow(/publishable/);
+  });
+
+  it("redacts every secret key and signing secret in a text, leaving publishable keys", () => {
+    const text = "Invalid API Key provided: sk_live_51Habcdefgh9876; rk_test_abcdefghijkl4321, whsec_abcdefghijklmnop and pk_test_abcdefghij1111";
+    expect(redactSecrets(text)).toBe("Invalid API Key provided: sk_live_…9876; rk_test_…4321, whsec_…mnop and pk_test_abcdefghij1111");
+    expect(redactSecrets(redactSecrets(text))).toBe(redactSecrets(text));
+  });
+
+  it("rerun hint: keys the project holds are left out, others masked (both flag forms), odd words quoted", () => {
+    const secret = "sk_test_51Habcdefghijklmnop1234";
+    const publishable = "pk_test_abcdefghij5678";
+    const argv = ["my api", "--yes", "--stripe-secret", secret, `--stripe-publishable-key=${publishable}`, "--title", "Bob's API"];
+    const none = rerunHint(argv, () => false);
+    expect(none.command).toBe(`npx create-stripeflare 'my api' --yes --stripe-secret sk_test_…1234 --stripe-publishable-key ${publishable} --title 'Bob'\\''s API'`);
+    expect(none.maskedSecret).toBe("sk_test_…1234");
+    const held = rerunHint(argv, (name, value) => (name === "STRIPE_SECRET" ? value === secret : value === publishable));
+    expect(held).toEqual({ command: "npx create-stripeflare 'my api' --yes --title 'Bob'\\''s API'", maskedSecret: undefined });
+    expect(rerunHint([`--stripe-secret=${secret}`], () => false).command).toBe("npx create-stripeflare --stripe-secret sk_test_…1234");
+    // A key passed where it does not belong is masked all the same.
+    expect(rerunHint(["--title", secret], () => true).command).toBe("npx create-stripeflare --title sk_test_…1234");
   });
 });
 

@@ -99,6 +99,26 @@ describe("secrets in failure output", () => {
     expectCleanFailure(failed, /could not reach the Stripe API/);
     expect(failed.stdout).toMatch(/again to finish/);
     expect(failed.all).not.toContain(stripe.keys.secret);
+    // .dev.vars holds both keys by now, so the hint leaves them out and runs as printed.
+    const hint = /Run npx create-stripeflare (.+) again to finish/.exec(failed.stdout)![1];
+    expect(hint).not.toMatch(/--stripe-secret|--stripe-publishable-key|sk_test_|pk_test_/);
+    expect(hint).toContain("--domain hint.example.com");
+    stripe.clearFailures();
+    expectComplete(await runCli(hint.split(" "), { cwd, env: { STRIPE_API_BASE: stripe.url } }), cwd, "hint");
+  });
+
+  it("a key the project does not hold is masked in the hint (--stripe-secret=… too), with a word on putting it back", async () => {
+    const cwd = tempDir();
+    stripe.fail({ method: "POST", path: "/v1/prices", kind: "drop-before", times: 10 });
+    // A different key in the environment would win over .dev.vars on a bare rerun: the flag must stay.
+    const other = "sk_test_otherotherotherother4321";
+    const argv = ["masked", "--yes", "--no-install", "--no-git", "--domain", "masked.example.com", `--stripe-secret=${stripe.keys.secret}`, "--stripe-publishable-key", stripe.keys.publishable];
+    const failed = await runCli(argv, { cwd, env: { STRIPE_API_BASE: stripe.url, STRIPE_SECRET: other } });
+    expectCleanFailure(failed, /could not reach the Stripe API/);
+    expect(failed.all).not.toContain(stripe.keys.secret);
+    // The publishable key is in .dev.vars and nothing overrides it: left out.
+    expect(failed.stdout).toContain(`--domain masked.example.com --stripe-secret sk_test_…${stripe.keys.secret.slice(-4)} again to finish`);
+    expect(failed.stdout).toMatch(/Put your full secret key where it shows sk_test_…/);
   });
 });
 
