@@ -40,6 +40,17 @@ describe("stripe-local through the stripe SDK", () => {
     expect((await stripe.charges.retrieve(charge)).refunds).toBeUndefined();
   });
 
+  it("test cards keep one fingerprint each; the local-only pm_card_new is a new card every time", async () => {
+    const fingerprint = async (payment_method: string) => {
+      const intent = await stripe.paymentIntents.create({ amount: 100, currency: "usd", payment_method, confirm: true });
+      return (await stripe.charges.retrieve(String(intent.latest_charge))).payment_method_details?.card?.fingerprint;
+    };
+    const [visa1, visa2, new1, new2] = [await fingerprint("pm_card_visa"), await fingerprint("pm_card_visa"), await fingerprint("pm_card_new"), await fingerprint("pm_card_new")];
+    expect(visa1).toBe(visa2);
+    expect(new Set([visa1, new1, new2]).size).toBe(3);
+    expect(new1).toMatch(/^[A-Za-z0-9]{16}$/);
+  });
+
   it("disputes: the dispute test card opens one; winning evidence wins it; a closed dispute cannot close again", async () => {
     const intent = await stripe.paymentIntents.create({ amount: 500, currency: "usd", payment_method: "pm_card_createDispute", confirm: true });
     const [dispute] = (await stripe.disputes.list({ payment_intent: intent.id })).data;
