@@ -15,7 +15,7 @@ import * as ask from "./prompts.js";
 import { readState, writeState, type ProjectState } from "./state.js";
 import { deployProject, localOnlyProblem, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { addSummaryText } from "./summary.js";
-import { ensureGitignore, readPackageScripts } from "./template.js";
+import { ensureGitignore, readPackageScripts, writableProblem } from "./template.js";
 import { heading, info, note, step } from "./ui.js";
 import { addDependencies, copyWallet, mapDormroomTypes, walletDependencies, walletImportPath, WALLET_DIR_NAME } from "./wallet.js";
 import { parseJsonc } from "./wrangler-config.js";
@@ -31,6 +31,8 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
   const root = resolve(flags.directory ?? ".");
   const where = relative(process.cwd(), root) || ".";
   if (!existsSync(root)) fail(`${where} does not exist`);
+  const unwritable = writableProblem(root);
+  if (unwritable) fail(unwritable);
   const worker =
     guard(() => readWorkerConfig(root)) ??
     fail(`${where} is not a Worker project: it has no wrangler.jsonc, wrangler.json or wrangler.toml (to start a new one: npx create-stripeflare my-api)`);

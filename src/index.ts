@@ -20,7 +20,7 @@ import { rerunHint, savedInProject } from "./rerun.js";
 import { readState, writeState, type ProjectState } from "./state.js";
 import { deployProject, loadStripe, localOnlyProblem, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { summaryText } from "./summary.js";
-import { ensureGitignore, fetchTemplate, isEmptyDir, readPackageScripts, renamePackage } from "./template.js";
+import { ensureGitignore, fetchTemplate, isEmptyDir, readPackageScripts, renamePackage, writableProblem } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
 
@@ -112,6 +112,9 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     const where = relative(process.cwd(), root) || ".";
     if (!interactive || !(await ask.askOverwrite(where))) fail(`${where} is not empty: choose another folder, or pass --force to copy the template into it`);
   }
+  // Before the Stripe key is checked or anything is created there: a folder we cannot write to.
+  const unwritable = writableProblem(root);
+  if (unwritable) fail(unwritable);
 
   // 2. What: price, currency, domain, title. Checked now, used later.
   // A rerun keeps the earlier run's price and currency unless told otherwise: a rerun made only

@@ -1,8 +1,8 @@
 // Getting the template into the target folder: the bundled one (offline) or a giget source,
 // filtered the same way, with `_gitignore` renamed (npm never ships files called .gitignore).
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Never copied from a template folder: local state, secrets and build output of whoever ran it. */
@@ -35,10 +35,35 @@ export function isEmptyDir(dir: string): boolean {
   return readdirSync(dir).every((entry) => entry === ".git");
 }
 
+/**
+ * Why files cannot be written into `dir` (created when missing), or undefined when they can.
+ * Checked on `dir` or, when it does not exist yet, on its nearest existing parent: there Node's
+ * recursive mkdir reports a read-only file system as ENOENT, which names no cause.
+ */
+export function writableProblem(dir: string, cwd = process.cwd()): string | undefined {
+  const shown = (path: string) => relative(cwd, path) || ".";
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  if (!statSync(existing).isDirectory()) return `cannot create ${shown(dir)}: ${shown(existing)} is a file, not a folder`;
+  try {
+    accessSync(existing, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const cause = code === "EROFS" ? "read-only file system" : code === "EACCES" || code === "EPERM" ? "permission denied" : (error as Error).message;
+    const what = existing === resolve(dir) ? `cannot write to ${shown(dir)}` : `cannot create ${shown(dir)} in ${shown(existing)}`;
+    return `${what}: ${cause}`;
+  }
+}
+
 export function copyTemplateDir(from: string, to: string): string[] {
   const copied: string[] = [];
   const walk = (src: string, dest: string, rel: string) => {
-    mkdirSync(dest, { recursive: true });
+    try {
+      mkdirSync(dest, { recursive: true });
+    } catch (error) {
+      throw new Error(writableProblem(dest) ?? `cannot create ${dest}: ${(error as Error).message}`);
+    }
     for (const entry of readdirSync(src)) {
       if (SKIPPED.has(entry) || entry.endsWith(".tgz")) continue;
       const target = RENAMED[entry] ?? entry;

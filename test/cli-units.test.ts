@@ -9,7 +9,7 @@ import { currencyExponent, formatMinorUnits, toMinorUnits } from "../src/money.j
 import { detectPackageManager } from "../src/package-manager.js";
 import { isValidProjectName, normalizeDomain, suggestProjectName } from "../src/project-name.js";
 import { editWranglerConfig, parseJsonc } from "../src/wrangler-config.js";
-import { copyTemplateDir, ensureGitignore, isEmptyDir } from "../src/template.js";
+import { copyTemplateDir, ensureGitignore, isEmptyDir, writableProblem } from "../src/template.js";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -160,6 +160,17 @@ describe("template copy", () => {
       expect(isEmptyDir(join(dir, "only-git"))).toBe(true);
       expect(isEmptyDir(join(dir, "to"))).toBe(false);
       expect(isEmptyDir(join(dir, "missing"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("tells whether the target can be written, from its nearest existing folder (read-only mounts: reliability-cli)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "csf-writable-"));
+    try {
+      expect(writableProblem(join(dir, "new/deeper"), dir)).toBeUndefined();
+      writeFileSync(join(dir, "file"), "");
+      expect(writableProblem(join(dir, "file/project"), dir)).toBe("cannot create file/project: file is a file, not a folder");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

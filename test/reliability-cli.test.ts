@@ -3,11 +3,11 @@
 // clear one-line error (no stack trace, no secret), leave .dev.vars absent or whole (never
 // half-written, no temp files), and a rerun must complete without duplicate Stripe objects.
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTempDirs, fileMode, readDevVarsFile, runCli, startStripeStandIn, tempDir, type Failure, type StripeStandIn } from "./helpers/index.js";
+import { cleanupTempDirs, fileMode, readDevVarsFile, ROOT, runCli, startStripeStandIn, tempDir, type Failure, type StripeStandIn } from "./helpers/index.js";
 
 let stripe: StripeStandIn;
 beforeAll(async () => {
@@ -249,13 +249,35 @@ describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs rem
     const parent = join(tempDir(), "parent");
     prepare(parent);
     remount(parent, "ro");
+    const mark = stripe.requests.length;
     const failed = await run("child", parent);
     // Node's recursive mkdir reports EROFS as ENOENT ("no such file or directory"): the
     // message must still say what is wrong with the folder.
     expectCleanFailure(failed, /read-only|not writable|cannot write|permission denied/i);
+    expect(failed.stderr).toMatch(/cannot create child in \.: (read-only file system|permission denied)/);
     expect(readdirSync(parent)).toEqual([]);
+    // Found in the validation phase: Stripe was not even asked about the key.
+    expect(stripe.requests.slice(mark)).toEqual([]);
     remount(parent, "rw");
     expectComplete(await run("child", parent), parent, "child");
+  });
+
+  it("`add` into a read-only Worker project: one line, no file changed, nothing asked of Stripe", async () => {
+    const dir = join(tempDir(), "worker");
+    prepare(dir);
+    cpSync(join(ROOT, "test", "fixtures", "existing", "hello-world-jsonc"), dir, { recursive: true });
+    const before = readFileSync(join(dir, "wrangler.jsonc"), "utf8");
+    remount(dir, "ro");
+    const mark = stripe.requests.length;
+    const failed = await runCli(["add", ".", "--yes", "--no-install", "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable], {
+      cwd: dir,
+      env: { STRIPE_API_BASE: stripe.url },
+    });
+    expectCleanFailure(failed, /cannot write to \.: (read-only file system|permission denied)/);
+    expect(readFileSync(join(dir, "wrangler.jsonc"), "utf8")).toBe(before);
+    expect(existsSync(join(dir, ".dev.vars"))).toBe(false);
+    expect(stripe.requests.slice(mark)).toEqual([]);
+    remount(dir, "rw");
   });
 
   it("read-only midway (after a partial run): one line, .dev.vars byte-for-byte unchanged; writable again, the rerun completes without duplicates", async () => {
