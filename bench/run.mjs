@@ -6,13 +6,14 @@
 //          crypto (identity + webhook crypto CPU), bundle (Worker gzip size),
 //          pack (CLI packed/installed size), scaffold (--no-install scaffold time); default: all
 //
-// Each part prints a table and writes bench/results/<part>.json with the machine, the date
-// and the exact command. These are benchmarks, not tests: they compare ratios measured side
+// Each part prints a table and writes bench/results/<part>.json (<part>.quick.json with
+// --quick, not kept) with the machine, the date and the exact command. These are benchmarks, not tests: they compare ratios measured side
 // by side in one run and never pass or fail on a timing.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { machine, resultsDir } from "./lib/env.mjs";
+import { machine, node22, resultsDir } from "./lib/env.mjs";
 import { table } from "./lib/table.mjs";
 
 const argv = process.argv.slice(2);
@@ -22,9 +23,15 @@ const parts = argv.filter((a) => !a.startsWith("--"));
 for (const p of parts) if (!ALL.includes(p)) fail(`unknown part "${p}"; parts: ${ALL.join(", ")}`);
 const selected = parts.length ? ALL.filter((p) => parts.includes(p)) : ALL;
 
+// wrangler (and create-cloudflare) need Node 22.12+: on an older Node, run again on the
+// root devDependency's Node 22 when it is installed.
 const [major, minor] = process.versions.node.split(".").map(Number);
-if ((major < 22 || (major === 22 && minor < 12)) && selected.some((p) => ["worker", "users", "bundle"].includes(p))) {
-  fail(`Node ${process.versions.node}: wrangler needs Node 22.12+. Run: PATH=$PWD/node_modules/.bin:$PATH node bench/run.mjs (at the repository root)`);
+if (major < 22 || (major === 22 && minor < 12)) {
+  if (existsSync(node22)) {
+    const child = spawnSync(node22, process.argv.slice(1), { stdio: "inherit" });
+    process.exit(child.status ?? 1);
+  }
+  fail(`Node ${process.versions.node}: wrangler needs Node 22.12+. Run \`npm install\` at the repository root, then: PATH=$PWD/node_modules/.bin:$PATH node bench/run.mjs`);
 }
 
 mkdirSync(resultsDir, { recursive: true });
@@ -34,7 +41,8 @@ console.log(`machine: ${info.nproc} × ${info.cpu}, ${info.memoryGiB} GiB, ${inf
 console.log(`node ${info.node}; wrangler ${info.wrangler}; ${info.workerd}; commit ${info.gitCommit}\n`);
 
 function save(part, result) {
-  const file = join(resultsDir, `${part}.json`);
+  // A --quick run is for trying the harness: it never overwrites the recorded figures.
+  const file = join(resultsDir, quick ? `${part}.quick.json` : `${part}.json`);
   writeFileSync(file, JSON.stringify({ part, command, quick, machine: { ...machine(), loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) }, finishedAt: new Date().toISOString(), result }, null, 2) + "\n");
   console.log(`→ ${file}\n`);
 }
