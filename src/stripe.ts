@@ -7,13 +7,19 @@ import { maskSecret } from "./keys.js";
 import { sha256, type StripeRecord } from "./state.js";
 
 export const PROJECT_METADATA_KEY = "stripeflare_project";
-/** Events the Worker handles (checkout) or will handle (refunds and disputes take credit back). */
+/**
+ * Every event the Worker's webhook acts on (WEBHOOK_EVENTS in the template's
+ * src/stripeflare/webhook.ts): checkouts credit, refunds and disputes take credit back or hold
+ * it. A test compares the two lists; an endpoint missing one is brought up to date on a rerun.
+ */
 export const WEBHOOK_EVENTS = [
   "checkout.session.completed",
+  "checkout.session.async_payment_succeeded",
   "charge.refunded",
+  "charge.refund.updated",
   "charge.dispute.created",
   "charge.dispute.closed",
-] as const;
+] as const satisfies readonly Stripe.WebhookEndpointCreateParams.EnabledEvent[];
 
 export function createStripeClient(secret: string, apiBase = process.env.STRIPE_API_BASE): Stripe {
   const config: ConstructorParameters<typeof Stripe>[1] = {
@@ -255,9 +261,11 @@ export async function provisionWebhook(
     secret = secretHeld;
     const missingEvents = WEBHOOK_EVENTS.some((event) => !endpoint.enabled_events.includes(event) && !endpoint.enabled_events.includes("*"));
     if (endpoint.url !== input.url || missingEvents || endpoint.status !== "enabled") {
+      // Events the user subscribed the endpoint to by hand stay; "*" already covers ours.
+      const enabled = endpoint.enabled_events.includes("*") ? ["*"] : [...new Set([...endpoint.enabled_events, ...WEBHOOK_EVENTS])];
       endpoint = await stripe.webhookEndpoints.update(endpoint.id, {
         url: input.url,
-        enabled_events: [...WEBHOOK_EVENTS],
+        enabled_events: enabled as Stripe.WebhookEndpointUpdateParams.EnabledEvent[],
         disabled: false,
       });
       report(`updated Webhook Endpoint ${endpoint.id} -> ${input.url}`);

@@ -5,6 +5,8 @@ import { parseArgs } from "../src/args.js";
 import { formatDevVars, generateDbSecret, mergeDevVars } from "../src/dev-vars.js";
 import { maskSecret, redactSecrets, secretKeyMode } from "../src/keys.js";
 import { rerunHint } from "../src/rerun.js";
+import { WEBHOOK_EVENTS } from "../src/stripe.js";
+import { workerWebhookEvents } from "./helpers/template-source.js";
 import { currencyExponent, formatMinorUnits, toMinorUnits } from "../src/money.js";
 import { detectPackageManager } from "../src/package-manager.js";
 import { isValidProjectName, normalizeDomain, suggestProjectName } from "../src/project-name.js";
@@ -135,6 +137,15 @@ describe("secrets on screen", () => {
     expect(rerunHint([`--stripe-secret=${secret}`], () => false).command).toBe("npx create-stripeflare --stripe-secret sk_test_…1234");
     // A key passed where it does not belong is masked all the same.
     expect(rerunHint(["--title", secret], () => true).command).toBe("npx create-stripeflare --title sk_test_…1234");
+  });
+});
+
+describe("webhook events", () => {
+  it("the CLI subscribes the endpoint to exactly the events the bundled Worker handles", () => {
+    const worker = workerWebhookEvents();
+    expect(worker).toContain("checkout.session.completed"); // CONTRACT §1
+    expect(new Set(worker).size).toBe(worker.length);
+    expect([...WEBHOOK_EVENTS].sort()).toEqual([...worker].sort());
   });
 });
 

@@ -20,7 +20,9 @@ import {
   startStripeStandIn,
   tempDir,
   type StripeStandIn,
+  workerWebhookEvents,
 } from "./helpers/index.js";
+import { createStripeClient } from "../src/stripe.js";
 
 let stripe: StripeStandIn;
 beforeAll(async () => {
@@ -106,9 +108,8 @@ describe("non-interactive happy path", () => {
     const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0].url).toBe("https://api.example.com/stripe-webhook");
-    expect(endpoints[0].enabled_events).toEqual(
-      expect.arrayContaining(["checkout.session.completed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"]),
-    );
+    // Every event the Worker handles, read from the template's wallet source, and nothing else.
+    expect([...endpoints[0].enabled_events].sort()).toEqual(workerWebhookEvents().sort());
     const made = creates(since.requests);
     expect(made.map((r) => r.path).sort()).toEqual(["/v1/payment_links", "/v1/prices", "/v1/products", "/v1/webhook_endpoints"]);
     for (const request of made) expect(request.idempotencyKey, request.path).toBeTruthy();
@@ -142,6 +143,28 @@ describe("non-interactive happy path", () => {
     expect(readDevVarsFile(dir)).toEqual(before);
     // A rerun does not overwrite the user's files.
     expect(readJson(join(dir, "package.json")).name).toBe("my-api");
+  });
+
+  it("a rerun subscribes an endpoint made by an older version to every event the Worker handles, keeping it and its secret", async () => {
+    const [endpoint] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    const secret = readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET;
+    // What create-stripeflare 0.1 subscribed to, set through the API as that version did.
+    const older = ["checkout.session.completed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"] as const;
+    // The user also subscribed it to an event of their own by hand: that one stays.
+    await createStripeClient(stripe.keys.secret, stripe.url).webhookEndpoints.update(endpoint.id, { enabled_events: [...older, "payment_intent.succeeded"] });
+    const mark = stripe.requests.length;
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags()], cwd);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toContain(`updated Webhook Endpoint ${endpoint.id}`);
+    expect(creates(mark)).toEqual([]);
+    const after = stripe.store.get<Stripe.WebhookEndpoint>("webhook_endpoint", endpoint.id, false);
+    expect([...after.enabled_events].sort()).toEqual([...workerWebhookEvents(), "payment_intent.succeeded"].sort());
+    expect(after.url).toBe("https://api.example.com/stripe-webhook");
+    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(secret);
+    // Up to date now: the next rerun leaves the endpoint alone.
+    const again = stripe.requests.length;
+    expect((await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags()], cwd)).stdout).toContain(`reused Webhook Endpoint ${endpoint.id}`);
+    expect(stripe.requests.slice(again).filter((r) => r.method === "POST" && r.path.startsWith("/v1/webhook_endpoints"))).toEqual([]);
   });
 
   it("a changed --price makes a new Price and Payment Link and deactivates the old link", async () => {

@@ -2,3 +2,4 @@ export { BIN, NODE_20, NODE_22, ROOT, cleanEnv, cleanupTempDirs, ensureBuilt, fi
 export { runInTerminal, type Exchange, type PtyResult } from "./pty.js";
 export { fileMode, readDevVarsFile, readJson, readState, readWranglerConfig } from "./project.js";
 export { startStripeStandIn, type Failure, type RecordedRequest, type StripeStandIn } from "../stripe-stand-in/server.js";
+export { WALLET_SOURCE, workerWebhookEvents } from "./template-source.js";

@@ -18,7 +18,8 @@ const base62 = (n: number) => {
   return Array.from(randomBytes(n), (b) => alphabet[b % 62]).join("");
 };
 
-export const WEBHOOK_EVENT_TYPES = new Set([
+/** A subset of Stripe's event types, typed against the SDK's own list so none is made up. */
+export const WEBHOOK_EVENT_TYPES = new Set<Stripe.WebhookEndpointCreateParams.EnabledEvent>([
   "*",
   "checkout.session.completed",
   "checkout.session.async_payment_succeeded",
@@ -26,6 +27,7 @@ export const WEBHOOK_EVENT_TYPES = new Set([
   "checkout.session.expired",
   "charge.succeeded",
   "charge.refunded",
+  "charge.refund.updated",
   "charge.dispute.created",
   "charge.dispute.closed",
   "charge.dispute.updated",
@@ -353,7 +355,7 @@ function enabledEvents(params: Form, required: boolean): string[] | undefined {
   }
   if (!Array.isArray(events) || !events.length) throw invalidParam("enabled_events", "enabled_events must be a non-empty array.");
   return events.map((event, i) => {
-    if (typeof event !== "string" || !WEBHOOK_EVENT_TYPES.has(event)) {
+    if (typeof event !== "string" || !WEBHOOK_EVENT_TYPES.has(event as Stripe.WebhookEndpointCreateParams.EnabledEvent)) {
       throw invalidParam(`enabled_events[${i}]`, `Invalid enabled_events[${i}]: unknown event type ${String(event)}`);
     }
     return event;
