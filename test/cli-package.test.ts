@@ -57,3 +57,13 @@ describe("npm package", () => {
     expect(readDevVarsFile(project).DB_SECRET.length).toBeGreaterThanOrEqual(32);
   });
 });
+
+describe("the CLI's own TypeScript", () => {
+  // `npm run typecheck` covers src/ and test/; the fixture projects under test/fixtures are other
+  // people's Workers with their own types (workers-types, cloudflare:test) and stay out of it.
+  it("typechecks cleanly with npm run typecheck", async () => {
+    const result = await execa(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "."], { cwd: ROOT, reject: false, all: true });
+    expect(result.all, result.all).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+});
