@@ -23,6 +23,9 @@ export const VARIANTS = {
   "wallet-declared": { path: "/declared", side: "wallet", about: "withStripeflare, price declared (prices option)" },
   "wallet-xprice": { path: "/xprice", side: "wallet", about: "withStripeflare, X-Price after the handler" },
   "wallet-ctxcharge": { path: "/ctxcharge", side: "wallet", about: "withStripeflare, ctx.charge(1) in the handler" },
+  // Diagnostic (users part only): the declared-price request with the mirror's scheduling
+  // paused for the slot (bench/worker/count.ts benchFlags), to see what the mirror costs here.
+  "wallet-declared-nomirror": { path: "/declared", side: "wallet", pauseMirror: true, about: "as wallet-declared, mirror scheduling paused (diagnostic)" },
   // Not a paid request: the session read alone (no write, so no mirror), for comparison.
   "wallet-me": { path: "/me", side: "wallet", unpaid: true, about: "withStripeflare, GET /me (read only, nothing charged)" },
 };
@@ -115,6 +118,15 @@ export async function setup({ users = 100 } = {}) {
 /** One timed run of a variant: n requests, `concurrency` in flight, over the first `userCount` users. */
 async function runVariant(env, name, { n, concurrency, userCount, agent }) {
   const v = env.variants[name];
+  if (v.pauseMirror) await request(env.origin, "/__bench/mirror?paused=1", { method: "POST" });
+  try {
+    return await driveVariant(env, v, { n, concurrency, userCount, agent });
+  } finally {
+    if (v.pauseMirror) await request(env.origin, "/__bench/mirror?paused=0", { method: "POST" });
+  }
+}
+
+async function driveVariant(env, v, { n, concurrency, userCount, agent }) {
   const calls = {};
   const result = await drive({
     origin: env.origin,
@@ -224,10 +236,10 @@ function rowsFor(results, baseFor) {
 // round trips it should need (goal: 1 when the price is declared, 2 otherwise).
 // (GET /me, one read-only round trip, is set beside bare-1rt.)
 const pairedBare = (name) =>
-  ["wallet-declared", "wallet-me", "bare-2rt"].includes(name) ? "bare-1rt" : name.startsWith("wallet") ? "bare-2rt" : "bare-1rt";
+  ["wallet-declared", "wallet-declared-nomirror", "wallet-me", "bare-2rt"].includes(name) ? "bare-1rt" : name.startsWith("wallet") ? "bare-2rt" : "bare-1rt";
 
 export async function paidRequest(env, { rounds = 8, n = 250, throughputN = 400, concurrency = 16 } = {}) {
-  const names = Object.keys(env.variants).filter((name) => !env.variants[name].unpaid);
+  const names = Object.keys(env.variants).filter((name) => !env.variants[name].unpaid && !env.variants[name].pauseMirror);
   const userCount = Math.min(10, env.users.length);
   // The read-only session (GET /me) rides along in the latency run as a reference point.
   const latencyNames = env.variants["wallet-me"] ? [...names, "wallet-me"] : names;
@@ -264,16 +276,22 @@ function byPhase(counts, phase) {
 }
 
 export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds = 2, n = 1500, concurrency = 16 } = {}) {
-  const names = Object.keys(env.variants).filter((v) => ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-xprice", "wallet-me"].includes(v));
+  const names = Object.keys(env.variants).filter((v) => ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-declared-nomirror", "wallet-xprice", "wallet-me"].includes(v));
   await control(env, "/__bench/reset?phase=load");
   const perUsers = {};
   for (const userCount of userCounts) {
     await control(env, `/__bench/phase?name=load-${userCount}`);
     perUsers[userCount] = await interleaved(env, names, { rounds, n, concurrency, userCount: Math.min(userCount, env.users.length), warmup: 20 });
   }
-  // Load over: from now on, calls to the aggregate are the mirror catching up.
-  const loadEnded = Date.now();
+  // Load over: from now on, calls to the aggregate are the mirror catching up. A write made
+  // while the mirror was paused (diagnostic variant) is only scheduled by the account's next
+  // write, so every user gets one more paid request first (counted like any other).
   await control(env, "/__bench/phase?name=after");
+  for (const user of env.users) {
+    const res = await request(env.origin, env.variants["wallet-declared"]?.path ?? "/bare/1rt", { headers: { authorization: `Bearer ${user.token}` } });
+    if (res.status === 200) env.charges[env.variants["wallet-declared"] ? "wallet" : "bare"][user.index]++;
+  }
+  const loadEnded = Date.now();
   let last = -1;
   let stableSince = Date.now();
   let after = {};
@@ -312,7 +330,7 @@ export async function usersInParallel(env, { userCounts = [1, 10, 100], rounds =
     rows,
     aggregate: {
       note:
-        "Durable Object calls counted by the bench wrapper. worker:* = made by the Worker while serving requests; object:* = made by Durable Objects (the mirror). 'load' = while the load ran, 'after' = once it ended, until no new calls for 4 s.",
+        "Durable Object calls counted by the bench wrapper. worker:* = made by the Worker while serving requests; object:* = made by Durable Objects (the mirror). 'load' = while the load ran; 'after' = one more paid request per user, then until no new calls for 4 s.",
       duringLoad: during,
       afterLoad: byPhase(counts, "after"),
       mirrorSettledMsAfterLoad: stableSince - loadEnded,

@@ -36,6 +36,14 @@ export function totalsObject() {
   return { phase, counts: Object.fromEntries(totals) };
 }
 
+/**
+ * Diagnostic switch, only for the bench: while `mirrorPaused` is true the bench's DORM
+ * subclass skips scheduling the wallet's mirror push (so no alarm, no aggregate call). Writes
+ * still bump the outbox version, so the mirror catches up once the switch is off again.
+ * It exists to measure what the mirror costs locally; no figure of the wallet itself uses it.
+ */
+export const benchFlags = { mirrorPaused: false };
+
 /** Group calls by side and by a coarse kind of database name ("aggregate", "index" or "user"). */
 export function summarize(calls: CallRecord[]) {
   const out: Record<string, number> = {};

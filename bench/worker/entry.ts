@@ -8,18 +8,25 @@
 //   /me, /stripe-webhook, /db/*, ...   the wallet's own routes
 import { withStripeflare, DORM as WalletDORM } from "../../templates/default/src/stripeflare";
 import { appHandler, BareWallet } from "./bare";
-import { CallLog, countedEnv } from "./count";
+import { benchFlags, CallLog, countedEnv } from "./count";
 import { benchRouter } from "./router";
 
 export { BareWallet };
 
 // The wallet's Durable Object, unchanged except that the env it sees counts its calls to
-// other objects (the mirror to the aggregate), under the side "object".
+// other objects (the mirror to the aggregate), under the side "object", and that the bench
+// can pause the scheduling of mirror pushes for a diagnostic variant (see benchFlags).
 const objectLog = new CallLog();
+const scheduleMirror = (WalletDORM.prototype as any).scheduleMirror as (() => Promise<void>) | undefined;
 export class DORM extends WalletDORM {
   constructor(state: DurableObjectState, env: any) {
     super(state, countedEnv(env, objectLog, "object"));
   }
+}
+if (scheduleMirror) {
+  (DORM.prototype as any).scheduleMirror = function (this: DORM) {
+    return benchFlags.mirrorPaused ? Promise.resolve() : scheduleMirror.call(this);
+  };
 }
 
 const byXPrice = withStripeflare<any, any>(async (request, _env, ctx) => {

@@ -3,7 +3,7 @@
 // to the runner under /__bench/. Both sides go through this same wrapper, so its small
 // cost lands on both sides of every ratio.
 import { bareFetch } from "./bare";
-import { CallLog, countedEnv, kindOf, resetTotals, setPhase, summarize, totalsObject } from "./count";
+import { benchFlags, CallLog, countedEnv, kindOf, resetTotals, setPhase, summarize, totalsObject } from "./count";
 
 type Fetch = (request: Request, env: any, ctx: ExecutionContext) => Response | Promise<Response>;
 
@@ -40,6 +40,10 @@ function control(url: URL, request: Request) {
       resetTotals();
       setPhase(url.searchParams.get("phase") ?? "idle");
       return Response.json(totalsObject());
+    case "/__bench/mirror":
+      if (request.method !== "POST") break;
+      benchFlags.mirrorPaused = url.searchParams.get("paused") === "1";
+      return Response.json(benchFlags);
     case "/__bench/phase":
       if (request.method !== "POST") break;
       setPhase(url.searchParams.get("name") ?? "idle");
