@@ -3,22 +3,15 @@
 // pure helpers behind the config edits.
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exportsDorm } from "../src/add.js";
 import { updateDevVarsFile } from "../src/dev-vars.js";
 import { gitignoreIgnores } from "../src/template.js";
 import { walletImports } from "../src/wallet.js";
 import { addDormToJsonc, addDormToToml, compatibilityProblem, nextMigrationTag, planDorm } from "../src/wrangler-dorm.js";
-import { cleanupTempDirs, readDevVarsFile, ROOT, runCli, runInTerminal, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+import { keyFlags, readDevVarsFile, ROOT, runCli, runInTerminal, tempDir, useStripeStandIn } from "./helpers/index.js";
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterAll(async () => {
-  await stripe.close();
-  cleanupTempDirs();
-});
+const stripe = useStripeStandIn();
 
 /** Every file under dir with its content, to prove a refused run changed nothing. */
 function snapshot(dir: string): Record<string, string> {
@@ -147,8 +140,8 @@ describe("add in other project shapes", () => {
     copyFileSync(join(ROOT, "test", "fixtures", "fake-wrangler.mjs"), join(bin, "wrangler"));
     chmodSync(join(bin, "wrangler"), 0o755);
     const log = join(bin, "calls.jsonl");
-    const env = { STRIPE_API_BASE: stripe.url, PATH: `${bin}${delimiter}${process.env.PATH}`, FAKE_WRANGLER_LOG: log };
-    const keys = ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
+    const env = { STRIPE_API_BASE: stripe().url, PATH: `${bin}${delimiter}${process.env.PATH}`, FAKE_WRANGLER_LOG: log };
+    const keys = keyFlags(stripe());
 
     const early = await runCli(["add", "--yes", "--no-install", "--deploy", ...keys], { cwd: dir, env });
     expect(early.exitCode).not.toBe(0);
@@ -167,9 +160,9 @@ describe("add in other project shapes", () => {
     const uploaded = JSON.parse(calls[2].stdin);
     expect(Object.keys(uploaded).sort()).toEqual(["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"]);
     // No --domain: the webhook now points at the deployed workers.dev URL, its secret in .dev.vars.
-    const endpoint = stripe.list<{ id: string; url: string; metadata: Record<string, string> }>("webhook_endpoint").find((e) => e.metadata.stripeflare_project === "hello-jsonc")!;
+    const endpoint = stripe().list<{ id: string; url: string; metadata: Record<string, string> }>("webhook_endpoint").find((e) => e.metadata.stripeflare_project === "hello-jsonc")!;
     expect(endpoint.url).toBe("https://hello-jsonc.test-account.workers.dev/stripe-webhook");
-    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
+    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoint.id));
     expect(deployed.stdout).not.toMatch(/Now change the fetch export/);
   });
 });
@@ -184,17 +177,17 @@ describe("add in a terminal", () => {
         { expect: /Top-up price in USD/, type: "3\r" },
         { expect: /Custom domain/, type: "term.example.com\r" },
         { expect: /Product name/, type: "Term Shop\r" },
-        { expect: /Stripe secret key/, type: `${stripe.keys.secret}\r` },
-        { expect: /publishable key, pk_test_/, type: `${stripe.keys.publishable}\r` },
+        { expect: /Stripe secret key/, type: `${stripe().keys.secret}\r` },
+        { expect: /publishable key, pk_test_/, type: `${stripe().keys.publishable}\r` },
       ],
-      { cwd: dir, env: { STRIPE_API_BASE: stripe.url } },
+      { cwd: dir, env: { STRIPE_API_BASE: stripe().url } },
     );
     expect(result.exitCode, result.screen).toBe(0);
     expect(result.answered).toBe(5);
     expect(result.screen).not.toMatch(/Deploy to Cloudflare now/);
-    const product = stripe.list<{ name: string; metadata: Record<string, string> }>("product").find((p) => p.metadata.stripeflare_project === "hello-do")!;
+    const product = stripe().list<{ name: string; metadata: Record<string, string> }>("product").find((p) => p.metadata.stripeflare_project === "hello-do")!;
     expect(product.name).toBe("Term Shop");
-    const price = stripe.list<{ unit_amount: number; metadata: Record<string, string> }>("price").find((p) => p.metadata.stripeflare_project === "hello-do")!;
+    const price = stripe().list<{ unit_amount: number; metadata: Record<string, string> }>("price").find((p) => p.metadata.stripeflare_project === "hello-do")!;
     expect(price.unit_amount).toBe(300);
     expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_/);
   });

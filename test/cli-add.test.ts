@@ -11,26 +11,17 @@ import { execa } from "execa";
 import { parse as parseJsonc, type ParseError } from "jsonc-parser";
 import { parse as parseToml } from "smol-toml";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTempDirs, fileMode, readDevVarsFile, readJson, readState, ROOT, runCli, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { fileMode, keyFlags, ours, readDevVarsFile, readJson, readState, ROOT, runCli, tempDir, useStripeStandIn } from "./helpers/index.js";
 
 const FIXTURES = join(ROOT, "test", "fixtures", "existing");
 const TEMPLATE = join(ROOT, "templates", "default");
 const NODE_22_BIN = join(ROOT, "node_modules", ".bin");
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterAll(async () => {
-  await stripe.close();
-  cleanupTempDirs();
-});
+const stripe = useStripeStandIn();
 
-const keyFlags = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
-const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
 const stripeObjects = (project: string) =>
-  Object.fromEntries((["product", "price", "payment_link", "webhook_endpoint"] as const).map((kind) => [kind, stripe.list(kind).filter(ours(project) as never).length]));
+  Object.fromEntries((["product", "price", "payment_link", "webhook_endpoint"] as const).map((kind) => [kind, stripe().list(kind).filter(ours(project) as never).length]));
 
 export function copyFixture(name: string): string {
   const dir = join(tempDir("csf-add-"), name);
@@ -113,7 +104,7 @@ describe.each(CASES)("add into $fixture", (c) => {
   let dir: string;
   let before: ReturnType<typeof readConfig>;
   let first: Awaited<ReturnType<typeof runCli>>;
-  const args = () => ["add", "--yes", "--no-install", ...(c.stripe ? keyFlags() : ["--no-stripe"]), ...(c.domain ? ["--domain", c.domain] : [])];
+  const args = () => ["add", "--yes", "--no-install", ...(c.stripe ? keyFlags(stripe()) : ["--no-stripe"]), ...(c.domain ? ["--domain", c.domain] : [])];
 
   beforeAll(async () => {
     dir = copyFixture(c.fixture);
@@ -121,7 +112,7 @@ describe.each(CASES)("add into $fixture", (c) => {
     // A .dev.vars of the user's own, readable by others: its line and comment must survive.
     writeFileSync(join(dir, ".dev.vars"), "# my own\nMY_API_KEY=keep-me\n", { mode: 0o644 });
     chmodSync(join(dir, ".dev.vars"), 0o644);
-    first = await runCli(args(), { cwd: dir, env: { STRIPE_API_BASE: stripe.url } });
+    first = await runCli(args(), { cwd: dir, env: { STRIPE_API_BASE: stripe().url } });
   });
 
   it("succeeds and prints the three-line change", () => {
@@ -129,7 +120,7 @@ describe.each(CASES)("add into $fixture", (c) => {
     expect(first.stderr).toBe("");
     expect(first.stdout).toContain('import { withStripeflare, DORM } from "./stripeflare";');
     expect(first.stdout).toContain("export { DORM };");
-    expect(first.all).not.toContain(stripe.keys.secret);
+    expect(first.all).not.toContain(stripe().keys.secret);
   });
 
   it("copies the wallet module next to the Worker's main module", () => {
@@ -191,14 +182,14 @@ describe.each(CASES)("add into $fixture", (c) => {
       return;
     }
     expect(stripeObjects(c.name)).toEqual({ product: 1, price: 1, payment_link: 1, webhook_endpoint: c.domain ? 1 : 0 });
-    const link = stripe.list<Stripe.PaymentLink>("payment_link").find(ours(c.name))!;
+    const link = stripe().list<Stripe.PaymentLink>("payment_link").find(ours(c.name))!;
     expect(vars.STRIPE_PAYMENT_LINK).toBe(link.url);
-    expect(vars.STRIPE_SECRET).toBe(stripe.keys.secret);
-    expect(vars.STRIPE_PUBLISHABLE_KEY).toBe(stripe.keys.publishable);
+    expect(vars.STRIPE_SECRET).toBe(stripe().keys.secret);
+    expect(vars.STRIPE_PUBLISHABLE_KEY).toBe(stripe().keys.publishable);
     if (c.domain) {
-      const endpoint = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").find(ours(c.name))!;
+      const endpoint = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").find(ours(c.name))!;
       expect(endpoint.url).toBe(`https://${c.domain}/stripe-webhook`);
-      expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
+      expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoint.id));
     } else expect(first.stdout).toMatch(/skipped the webhook endpoint/);
     expect(readState(dir)).toMatchObject({ project: c.name, scaffolded: false });
   });
@@ -207,7 +198,7 @@ describe.each(CASES)("add into $fixture", (c) => {
     const files = ["package.json", before.file, ".dev.vars", ".dev.vars.example", ".gitignore", "tsconfig.json"];
     const snapshot = files.map((f) => readFileSync(join(dir, f), "utf8"));
     const objects = stripeObjects(c.name);
-    const again = await runCli(args(), { cwd: dir, env: { STRIPE_API_BASE: stripe.url } });
+    const again = await runCli(args(), { cwd: dir, env: { STRIPE_API_BASE: stripe().url } });
     expect(again.exitCode, again.all).toBe(0);
     expect(files.map((f) => readFileSync(join(dir, f), "utf8"))).toEqual(snapshot);
     expect(stripeObjects(c.name)).toEqual(objects);

@@ -5,17 +5,10 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTempDirs, readDevVarsFile, readState, ROOT, runCli, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+import { describe, expect, it } from "vitest";
+import { keyFlags, ours, readDevVarsFile, readState, ROOT, runCli, tempDir, useStripeStandIn } from "./helpers/index.js";
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterAll(async () => {
-  await stripe.close();
-  cleanupTempDirs();
-});
+const stripe = useStripeStandIn();
 
 function fakeWrangler() {
   const bin = tempDir("csf-bin-");
@@ -28,62 +21,60 @@ function fakeWrangler() {
       : [];
   return { env: { PATH: `${bin}${delimiter}${process.env.PATH}`, FAKE_WRANGLER_LOG: log }, calls };
 }
-const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
 const readJsonFile = (file: string) => JSON.parse(readFileSync(file, "utf8"));
-const keys = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
 
 describe("--deploy", () => {
   it("with --domain: code first on the first deploy, secrets first on the next", async () => {
     const cwd = tempDir();
     const wrangler = fakeWrangler();
-    const args = ["dep", "--yes", "--no-install", "--no-git", "--deploy", "--domain", "dep.example.com", ...keys()];
-    const env = { STRIPE_API_BASE: stripe.url, ...wrangler.env };
+    const args = ["dep", "--yes", "--no-install", "--no-git", "--deploy", "--domain", "dep.example.com", ...keyFlags(stripe())];
+    const env = { STRIPE_API_BASE: stripe().url, ...wrangler.env };
     const result = await runCli(args, { cwd, env });
     expect(result.exitCode, result.all).toBe(0);
     expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
     expect(JSON.parse(wrangler.calls()[2].stdin)).toEqual(readDevVarsFile(join(cwd, "dep")));
     expect(result.stdout).toMatch(/deployed https:\/\/dep\.example\.com/);
-    expect(result.all).not.toContain(stripe.keys.secret);
+    expect(result.all).not.toContain(stripe().keys.secret);
 
     const again = await runCli(args, { cwd, env });
     expect(again.exitCode, again.all).toBe(0);
     expect(wrangler.calls().slice(3).map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
-    expect(stripe.list("webhook_endpoint").filter(ours("dep") as never)).toHaveLength(1);
+    expect(stripe().list("webhook_endpoint").filter(ours("dep") as never)).toHaveLength(1);
   });
 
   it("without --domain: deploys first, then points the webhook and the link at the workers.dev URL", async () => {
     const cwd = tempDir();
     const wrangler = fakeWrangler();
-    const result = await runCli(["nodomain", "--yes", "--no-install", "--no-git", "--deploy", ...keys()], {
+    const result = await runCli(["nodomain", "--yes", "--no-install", "--no-git", "--deploy", ...keyFlags(stripe())], {
       cwd,
-      env: { STRIPE_API_BASE: stripe.url, ...wrangler.env },
+      env: { STRIPE_API_BASE: stripe().url, ...wrangler.env },
     });
     expect(result.exitCode, result.all).toBe(0);
     expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
     const url = "https://nodomain.test-account.workers.dev";
-    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("nodomain"));
+    const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("nodomain"));
     expect(endpoints.map((e) => e.url)).toEqual([`${url}/stripe-webhook`]);
-    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("nodomain"));
+    const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("nodomain"));
     expect(links).toHaveLength(1);
     expect(links[0].after_completion.redirect?.url).toBe(`${url}/`);
     const vars = readDevVarsFile(join(cwd, "nodomain"));
-    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoints[0].id));
     expect(JSON.parse(wrangler.calls()[2].stdin)).toEqual(vars);
     expect(readState(join(cwd, "nodomain")).deployedUrl).toBe(url);
   });
 
   it("the summary's next step, `create-stripeflare . --deploy` inside the project, deploys with the project's keys", async () => {
     const cwd = tempDir();
-    const first = await runCli(["later-deploy", "--yes", "--no-install", "--no-git", "--domain", "ld.example.com", ...keys()], {
+    const first = await runCli(["later-deploy", "--yes", "--no-install", "--no-git", "--domain", "ld.example.com", ...keyFlags(stripe())], {
       cwd,
-      env: { STRIPE_API_BASE: stripe.url },
+      env: { STRIPE_API_BASE: stripe().url },
     });
     expect(first.exitCode, first.all).toBe(0);
     expect(first.stdout).toContain("npx create-stripeflare . --deploy");
     const project = join(cwd, "later-deploy");
     const original = readFileSync(join(project, ".dev.vars"), "utf8");
     const wrangler = fakeWrangler();
-    const deployAgain = () => runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe.url, ...wrangler.env } });
+    const deployAgain = () => runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe().url, ...wrangler.env } });
 
     // Local-only values (as `npm run pay -- --setup` writes them) are refused, before anything runs.
     writeFileSync(join(project, ".dev.vars"), original + "STRIPE_API_BASE=http://127.0.0.1:12111\n");
@@ -95,7 +86,7 @@ describe("--deploy", () => {
     expect(withStandInKey.exitCode).not.toBe(0);
     expect(withStandInKey.stderr.trim().split("\n")).toEqual([expect.stringMatching(/STRIPE_SECRET is the local stand-in key/)]);
     expect(wrangler.calls()).toEqual([]);
-    expect(withStandInKey.stderr).not.toContain(stripe.keys.secret);
+    expect(withStandInKey.stderr).not.toContain(stripe().keys.secret);
 
     // With the real keys back, the same command deploys and uploads exactly the five keys.
     writeFileSync(join(project, ".dev.vars"), original + "# a key of the user's own, never uploaded\nMY_LOCAL_FLAG=1\n");
@@ -105,8 +96,8 @@ describe("--deploy", () => {
     expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
     const uploaded = JSON.parse(calls[2].stdin);
     expect(Object.keys(uploaded).sort()).toEqual(["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"]);
-    expect(uploaded.STRIPE_SECRET).toBe(stripe.keys.secret);
-    expect(stripe.list("webhook_endpoint").filter(ours("later-deploy") as never)).toHaveLength(1);
+    expect(uploaded.STRIPE_SECRET).toBe(stripe().keys.secret);
+    expect(stripe().list("webhook_endpoint").filter(ours("later-deploy") as never)).toHaveLength(1);
   });
 
   it("not logged in: clear advice, nothing deployed", async () => {

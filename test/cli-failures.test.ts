@@ -3,32 +3,20 @@
 // the job without duplicates.
 import { join } from "node:path";
 import type Stripe from "stripe";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTempDirs, readDevVarsFile, readState, runCli, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+import { describe, expect, it } from "vitest";
+import { keyFlags, ours, readDevVarsFile, readState, runCli, tempDir, useStripeStandIn, type StripeStandIn } from "./helpers/index.js";
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterEach(() => stripe.clearFailures());
-afterAll(async () => {
-  await stripe.close();
-  cleanupTempDirs();
-});
+const stripe = useStripeStandIn({ clearFailures: true });
 
-const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
 const count = (kind: Parameters<StripeStandIn["list"]>[0], project: string) =>
-  stripe.list<{ metadata: Stripe.Metadata }>(kind).filter(ours(project)).length;
-const args = (name: string) => [
-  name, "--yes", "--no-install", "--no-git", "--domain", `${name}.example.com`,
-  "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable,
-];
-const run = (name: string, cwd: string) => runCli(args(name), { cwd, env: { STRIPE_API_BASE: stripe.url } });
+  stripe().list<{ metadata: Stripe.Metadata }>(kind).filter(ours(project)).length;
+const args = (name: string) => [name, "--yes", "--no-install", "--no-git", "--domain", `${name}.example.com`, ...keyFlags(stripe())];
+const run = (name: string, cwd: string) => runCli(args(name), { cwd, env: { STRIPE_API_BASE: stripe().url } });
 
 describe("a Stripe error midway", () => {
   it("reports what was done, and a rerun completes without duplicates", async () => {
     const cwd = tempDir();
-    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
+    stripe().fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
     const failed = await run("midway", cwd);
     expect(failed.exitCode).not.toBe(0);
     expect(failed.stderr.trim().split("\n")).toEqual([expect.stringMatching(/Stripe 500: Injected outage/)]);
@@ -55,13 +43,13 @@ describe("a Stripe error midway", () => {
     const cwd = tempDir();
     // Every attempt at creating the price is carried out but never answered (the SDK retries with
     // the same Idempotency-Key, so only the first attempt creates).
-    stripe.fail({ method: "POST", path: "/v1/prices", kind: "drop-after", times: 10 });
+    stripe().fail({ method: "POST", path: "/v1/prices", kind: "drop-after", times: 10 });
     const failed = await run("dropped", cwd);
-    stripe.clearFailures();
+    stripe().clearFailures();
     expect(failed.exitCode).not.toBe(0);
     expect(failed.stderr).toMatch(/could not reach the Stripe API/);
     expect(failed.stderr).not.toMatch(/\n\s+at /);
-    const attempts = stripe.requests.filter((r) => r.path === "/v1/prices" && r.method === "POST" && r.params.metadata);
+    const attempts = stripe().requests.filter((r) => r.path === "/v1/prices" && r.method === "POST" && r.params.metadata);
     const dropped = attempts.filter((r) => (r.params.metadata as Record<string, string>).stripeflare_project === "dropped");
     expect(dropped.length).toBeGreaterThan(1);
     expect(new Set(dropped.map((r) => r.idempotencyKey)).size).toBe(1);
@@ -76,33 +64,33 @@ describe("a Stripe error midway", () => {
 
   it("a webhook endpoint created but its secret never received is replaced on the rerun", async () => {
     const cwd = tempDir();
-    stripe.fail({ method: "POST", path: "/v1/webhook_endpoints", kind: "drop-after", times: 10 });
+    stripe().fail({ method: "POST", path: "/v1/webhook_endpoints", kind: "drop-after", times: 10 });
     const failed = await run("lostsecret", cwd);
-    stripe.clearFailures();
+    stripe().clearFailures();
     expect(failed.exitCode).not.toBe(0);
     expect(count("webhook_endpoint", "lostsecret")).toBe(1);
-    const orphan = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("lostsecret"))[0];
+    const orphan = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("lostsecret"))[0];
 
     const rerun = await run("lostsecret", cwd);
     expect(rerun.exitCode, rerun.all).toBe(0);
-    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("lostsecret"));
+    const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("lostsecret"));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0].id).not.toBe(orphan.id);
-    expect(readDevVarsFile(join(cwd, "lostsecret")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+    expect(readDevVarsFile(join(cwd, "lostsecret")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoints[0].id));
   });
 
   it("Ctrl-C midway says what was done; the rerun completes without duplicates", async () => {
     const cwd = tempDir();
-    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "hang" });
-    const mark = stripe.requests.length;
-    const child = runCli(args("interrupted"), { cwd, env: { STRIPE_API_BASE: stripe.url } });
+    stripe().fail({ method: "POST", path: "/v1/payment_links", kind: "hang" });
+    const mark = stripe().requests.length;
+    const child = runCli(args("interrupted"), { cwd, env: { STRIPE_API_BASE: stripe().url } });
     // Wait until the CLI is stuck in the payment link request, then interrupt it as a terminal would.
-    for (let i = 0; i < 200 && !stripe.requests.slice(mark).some((r) => r.path === "/v1/payment_links" && r.method === "POST"); i++) {
+    for (let i = 0; i < 200 && !stripe().requests.slice(mark).some((r) => r.path === "/v1/payment_links" && r.method === "POST"); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     child.kill("SIGINT");
     const interrupted = await child;
-    stripe.clearFailures();
+    stripe().clearFailures();
     expect(interrupted.exitCode).toBe(130);
     expect(interrupted.stdout).toMatch(/Interrupted\.[\s\S]*Done before stopping:[\s\S]*created Price/);
     expect(count("payment_link", "interrupted")).toBe(0);

@@ -3,18 +3,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTempDirs, fileMode, readDevVarsFile, readJson, readWranglerConfig, runInTerminal, startStripeStandIn, tempDir, type StripeStandIn } from "./helpers/index.js";
+import { describe, expect, it } from "vitest";
+import { fileMode, ours, readDevVarsFile, readJson, readWranglerConfig, runInTerminal, tempDir, useStripeStandIn } from "./helpers/index.js";
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterAll(async () => {
-  await stripe.close();
-  cleanupTempDirs();
-});
-const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+const stripe = useStripeStandIn();
 
 describe("interactive", () => {
   it("asks for what is missing and builds the project from the answers", async () => {
@@ -26,28 +18,28 @@ describe("interactive", () => {
         { expect: /Top-up price in USD/, type: "7.5\r" },
         { expect: /Custom domain/, type: "shop.example.com\r" },
         { expect: /Product name/, type: "The Shop\r" },
-        { expect: /Stripe secret key/, type: `${stripe.keys.secret}\r` },
-        { expect: /publishable key, pk_test_/, type: `${stripe.keys.publishable}\r` },
+        { expect: /Stripe secret key/, type: `${stripe().keys.secret}\r` },
+        { expect: /publishable key, pk_test_/, type: `${stripe().keys.publishable}\r` },
         { expect: /Deploy to Cloudflare now/, type: "n" },
       ],
-      { cwd, env: { STRIPE_API_BASE: stripe.url } },
+      { cwd, env: { STRIPE_API_BASE: stripe().url } },
     );
     expect(result.answered).toBe(7);
     expect(result.exitCode, result.screen).toBe(0);
     expect(result.screen).toMatch(/shop-app is ready/);
     // The secret key was typed into a password prompt: it never shows on screen.
-    expect(result.screen).not.toContain(stripe.keys.secret);
+    expect(result.screen).not.toContain(stripe().keys.secret);
     const dir = join(cwd, "shop-app");
     expect(readJson(join(dir, "package.json")).name).toBe("shop-app");
     expect(readWranglerConfig(dir).config.routes).toEqual([{ pattern: "shop.example.com", custom_domain: true }]);
-    const [product] = stripe.list<Stripe.Product>("product").filter(ours("shop-app"));
+    const [product] = stripe().list<Stripe.Product>("product").filter(ours("shop-app"));
     expect(product.name).toBe("The Shop");
-    const [price] = stripe.list<Stripe.Price>("price").filter(ours("shop-app"));
+    const [price] = stripe().list<Stripe.Price>("price").filter(ours("shop-app"));
     expect(price.unit_amount).toBe(750);
     const vars = readDevVarsFile(dir);
-    expect(vars.STRIPE_SECRET).toBe(stripe.keys.secret);
-    const [endpoint] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("shop-app"));
-    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
+    expect(vars.STRIPE_SECRET).toBe(stripe().keys.secret);
+    const [endpoint] = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("shop-app"));
+    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoint.id));
     expect(fileMode(join(dir, ".dev.vars"))).toBe(0o600);
   });
 
@@ -69,21 +61,21 @@ describe("interactive", () => {
 
   it("asks before using a live key, and stops cleanly on no", async () => {
     const cwd = tempDir();
-    const mark = stripe.requests.length;
+    const mark = stripe().requests.length;
     const result = await runInTerminal(
       ["live-shop", "--no-install", "--no-git", "--price", "5", "--title", "Live", "--domain", "live.example.com"],
       [
-        { expect: /Stripe secret key/, type: `${stripe.keys.liveSecret}\r` },
-        { expect: /publishable key, pk_live_/, type: `${stripe.keys.livePublishable}\r` },
+        { expect: /Stripe secret key/, type: `${stripe().keys.liveSecret}\r` },
+        { expect: /publishable key, pk_live_/, type: `${stripe().keys.livePublishable}\r` },
         { expect: /LIVE Stripe key/, type: "n" },
       ],
-      { cwd, env: { STRIPE_API_BASE: stripe.url } },
+      { cwd, env: { STRIPE_API_BASE: stripe().url } },
     );
     expect(result.answered).toBe(3);
     expect(result.exitCode).not.toBe(0);
     expect(result.screen).toMatch(/stopped before using the live key/);
     expect(existsSync(join(cwd, "live-shop"))).toBe(false);
-    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+    expect(stripe().requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
   });
 
   it("Ctrl-C at a prompt cancels without creating anything", async () => {

@@ -6,38 +6,29 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  cleanupTempDirs,
   fileMode,
+  keyFlags,
   NODE_20,
+  ours,
   readDevVarsFile,
   readJson,
   readState,
   readWranglerConfig,
   ROOT,
   runCli,
-  startStripeStandIn,
   tempDir,
-  type StripeStandIn,
+  useStripeStandIn,
   workerWebhookEvents,
 } from "./helpers/index.js";
 import { createStripeClient } from "../src/stripe.js";
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterAll(async () => {
-  await stripe.close();
-  cleanupTempDirs();
-});
+const stripe = useStripeStandIn();
 
-const keyFlags = () => ["--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable];
 const run = (args: string[], cwd: string, env: Record<string, string> = {}, node?: string) =>
-  runCli(args, { cwd, env: { STRIPE_API_BASE: stripe.url, ...env }, node });
-const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
-const creates = (since: number) => stripe.requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/[a-z_]+$/.test(r.path));
+  runCli(args, { cwd, env: { STRIPE_API_BASE: stripe().url, ...env }, node });
+const creates = (since: number) => stripe().requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/[a-z_]+$/.test(r.path));
 
 describe("non-interactive happy path", () => {
   let cwd: string;
@@ -48,8 +39,8 @@ describe("non-interactive happy path", () => {
   beforeAll(async () => {
     cwd = tempDir();
     dir = join(cwd, "my-api");
-    since.requests = stripe.requests.length;
-    const result = await run(["my-api", "--yes", "--no-install", "--domain", "api.example.com", "--price", "19.99", "--title", "My API", ...keyFlags()], cwd);
+    since.requests = stripe().requests.length;
+    const result = await run(["my-api", "--yes", "--no-install", "--domain", "api.example.com", "--price", "19.99", "--title", "My API", ...keyFlags(stripe())], cwd);
     output = result.all;
     expect(result.exitCode, output).toBe(0);
   });
@@ -75,13 +66,13 @@ describe("non-interactive happy path", () => {
       ["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"].sort(),
     );
     expect(fileMode(join(dir, ".dev.vars"))).toBe(0o600);
-    expect(vars.STRIPE_SECRET).toBe(stripe.keys.secret);
-    expect(vars.STRIPE_PUBLISHABLE_KEY).toBe(stripe.keys.publishable);
+    expect(vars.STRIPE_SECRET).toBe(stripe().keys.secret);
+    expect(vars.STRIPE_PUBLISHABLE_KEY).toBe(stripe().keys.publishable);
     expect(vars.DB_SECRET.length).toBeGreaterThanOrEqual(32);
-    const [link] = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
+    const [link] = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
     expect(vars.STRIPE_PAYMENT_LINK).toBe(link.url);
-    const [endpoint] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
-    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
+    const [endpoint] = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoint.id));
   });
 
   it("writes .dev.vars.example, .gitignore and README.md; copies no local state", () => {
@@ -97,15 +88,15 @@ describe("non-interactive happy path", () => {
   });
 
   it("creates Product, Price, Payment Link and Webhook Endpoint, tagged and idempotent", () => {
-    const products = stripe.list<Stripe.Product>("product").filter(ours("my-api"));
+    const products = stripe().list<Stripe.Product>("product").filter(ours("my-api"));
     expect(products).toHaveLength(1);
     expect(products[0].name).toBe("My API");
-    const prices = stripe.list<Stripe.Price>("price").filter(ours("my-api"));
+    const prices = stripe().list<Stripe.Price>("price").filter(ours("my-api"));
     expect(prices.map((p) => [p.unit_amount, p.currency, p.product])).toEqual([[1999, "usd", products[0].id]]);
-    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
+    const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
     expect(links).toHaveLength(1);
     expect(links[0].after_completion).toEqual({ type: "redirect", redirect: { url: "https://api.example.com/" } });
-    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0].url).toBe("https://api.example.com/stripe-webhook");
     // Every event the Worker handles, read from the template's wallet source, and nothing else.
@@ -118,7 +109,7 @@ describe("non-interactive happy path", () => {
   it("never prints a secret in full and summarises ids", () => {
     const vars = readDevVarsFile(dir);
     for (const secret of [vars.STRIPE_SECRET, vars.DB_SECRET, vars.STRIPE_WEBHOOK_SIGNING_SECRET]) expect(output).not.toContain(secret);
-    expect(output).toContain(stripe.list<Stripe.Product>("product").filter(ours("my-api"))[0].id);
+    expect(output).toContain(stripe().list<Stripe.Product>("product").filter(ours("my-api"))[0].id);
     expect(output).toContain("sk_test_…");
     expect(output).toMatch(/npm run dev/);
   });
@@ -134,72 +125,72 @@ describe("non-interactive happy path", () => {
 
   it("reruns without duplicates, keeping DB_SECRET and the webhook secret", async () => {
     const before = readDevVarsFile(dir);
-    const mark = stripe.requests.length;
-    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--domain", "api.example.com", "--price", "19.99", ...keyFlags()], cwd);
+    const mark = stripe().requests.length;
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--domain", "api.example.com", "--price", "19.99", ...keyFlags(stripe())], cwd);
     expect(result.exitCode, result.all).toBe(0);
     expect(creates(mark)).toEqual([]);
-    expect(stripe.list("product").filter(ours("my-api") as never)).toHaveLength(1);
-    expect(stripe.list("webhook_endpoint").filter(ours("my-api") as never)).toHaveLength(1);
+    expect(stripe().list("product").filter(ours("my-api") as never)).toHaveLength(1);
+    expect(stripe().list("webhook_endpoint").filter(ours("my-api") as never)).toHaveLength(1);
     expect(readDevVarsFile(dir)).toEqual(before);
     // A rerun does not overwrite the user's files.
     expect(readJson(join(dir, "package.json")).name).toBe("my-api");
   });
 
   it("a rerun subscribes an endpoint made by an older version to every event the Worker handles, keeping it and its secret", async () => {
-    const [endpoint] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    const [endpoint] = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
     const secret = readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET;
     // What create-stripeflare 0.1 subscribed to, set through the API as that version did.
     const older = ["checkout.session.completed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"] as const;
     // The user also subscribed it to an event of their own by hand: that one stays.
-    await createStripeClient(stripe.keys.secret, stripe.url).webhookEndpoints.update(endpoint.id, { enabled_events: [...older, "payment_intent.succeeded"] });
-    const mark = stripe.requests.length;
-    const result = await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags()], cwd);
+    await createStripeClient(stripe().keys.secret, stripe().url).webhookEndpoints.update(endpoint.id, { enabled_events: [...older, "payment_intent.succeeded"] });
+    const mark = stripe().requests.length;
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags(stripe())], cwd);
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toContain(`updated Webhook Endpoint ${endpoint.id}`);
     expect(creates(mark)).toEqual([]);
-    const after = stripe.store.get<Stripe.WebhookEndpoint>("webhook_endpoint", endpoint.id, false);
+    const after = stripe().store.get<Stripe.WebhookEndpoint>("webhook_endpoint", endpoint.id, false);
     expect([...after.enabled_events].sort()).toEqual([...workerWebhookEvents(), "payment_intent.succeeded"].sort());
     expect(after.url).toBe("https://api.example.com/stripe-webhook");
     expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(secret);
     // Up to date now: the next rerun leaves the endpoint alone.
-    const again = stripe.requests.length;
-    expect((await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags()], cwd)).stdout).toContain(`reused Webhook Endpoint ${endpoint.id}`);
-    expect(stripe.requests.slice(again).filter((r) => r.method === "POST" && r.path.startsWith("/v1/webhook_endpoints"))).toEqual([]);
+    const again = stripe().requests.length;
+    expect((await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags(stripe())], cwd)).stdout).toContain(`reused Webhook Endpoint ${endpoint.id}`);
+    expect(stripe().requests.slice(again).filter((r) => r.method === "POST" && r.path.startsWith("/v1/webhook_endpoints"))).toEqual([]);
   });
 
   it("a changed --price makes a new Price and Payment Link and deactivates the old link", async () => {
-    const oldLink = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"))[0];
-    const oldPrice = stripe.list<Stripe.Price>("price").filter(ours("my-api"))[0];
-    const endpointBefore = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"))[0];
+    const oldLink = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"))[0];
+    const oldPrice = stripe().list<Stripe.Price>("price").filter(ours("my-api"))[0];
+    const endpointBefore = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"))[0];
     const secretBefore = readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET;
-    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--price", "25", ...keyFlags()], cwd);
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--price", "25", ...keyFlags(stripe())], cwd);
     expect(result.exitCode, result.all).toBe(0);
-    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
+    const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
     expect(links).toHaveLength(2);
     const active = links.filter((l) => l.active);
     expect(active).toHaveLength(1);
     expect(active[0].id).not.toBe(oldLink.id);
-    expect(stripe.store.get<Stripe.PaymentLink>("payment_link", oldLink.id, false).active).toBe(false);
-    const prices = stripe.list<Stripe.Price>("price").filter(ours("my-api"));
+    expect(stripe().store.get<Stripe.PaymentLink>("payment_link", oldLink.id, false).active).toBe(false);
+    const prices = stripe().list<Stripe.Price>("price").filter(ours("my-api"));
     expect(prices.filter((p) => p.active).map((p) => p.unit_amount)).toEqual([2500]);
-    expect(stripe.store.get<Stripe.Price>("price", oldPrice.id, false).active).toBe(false);
+    expect(stripe().store.get<Stripe.Price>("price", oldPrice.id, false).active).toBe(false);
     expect(readDevVarsFile(dir).STRIPE_PAYMENT_LINK).toBe(active[0].url);
     // The domain is remembered, so the link still returns to it and the endpoint is untouched.
     expect(active[0].after_completion.redirect?.url).toBe("https://api.example.com/");
-    expect(stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api")).map((e) => e.id)).toEqual([endpointBefore.id]);
+    expect(stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api")).map((e) => e.id)).toEqual([endpointBefore.id]);
     expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(secretBefore);
   });
 
   it("replaces the webhook endpoint when .dev.vars lost its secret, leaving none that does not match", async () => {
-    const [old] = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    const [old] = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
     const vars = readFileSync(join(dir, ".dev.vars"), "utf8").replace(/^STRIPE_WEBHOOK_SIGNING_SECRET=.*$/m, "STRIPE_WEBHOOK_SIGNING_SECRET=");
     writeFileSync(join(dir, ".dev.vars"), vars);
-    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--price", "25", ...keyFlags()], cwd);
+    const result = await run(["my-api", "--yes", "--no-install", "--no-git", "--price", "25", ...keyFlags(stripe())], cwd);
     expect(result.exitCode, result.all).toBe(0);
-    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
+    const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0].id).not.toBe(old.id);
-    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
+    expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoints[0].id));
     expect(fileMode(join(dir, ".dev.vars"))).toBe(0o600);
   });
 });
@@ -208,8 +199,8 @@ describe("input checks lose nothing", () => {
   it("rejects a bad key before creating anything, without printing it", async () => {
     const cwd = tempDir();
     const badKey = "sk_test_thisKeyDoesNotExist1234";
-    const mark = stripe.requests.length;
-    const result = await run(["shop", "--yes", "--no-install", "--stripe-secret", badKey, "--stripe-publishable-key", stripe.keys.publishable], cwd);
+    const mark = stripe().requests.length;
+    const result = await run(["shop", "--yes", "--no-install", "--stripe-secret", badKey, "--stripe-publishable-key", stripe().keys.publishable], cwd);
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/rejected the secret key sk_test_…1234/);
@@ -221,10 +212,10 @@ describe("input checks lose nothing", () => {
 
   it("refuses a malformed key and a mode mismatch", async () => {
     const cwd = tempDir();
-    const malformed = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe.keys.publishable], cwd);
+    const malformed = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe().keys.publishable], cwd);
     expect(malformed.exitCode).not.toBe(0);
     expect(malformed.stderr).toMatch(/not a secret key.*publishable key/);
-    const mismatch = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.livePublishable], cwd);
+    const mismatch = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe().keys.secret, "--stripe-publishable-key", stripe().keys.livePublishable], cwd);
     expect(mismatch.exitCode).not.toBe(0);
     expect(mismatch.stderr).toMatch(/test mode but the publishable key pk_live_…\w{4} is live mode/);
     expect(existsSync(join(cwd, "shop"))).toBe(false);
@@ -285,7 +276,7 @@ describe("input checks lose nothing", () => {
     const noKey = await run(["shop", "--no-install"], cwd);
     expect(noKey.exitCode).not.toBe(0);
     expect(noKey.stderr).toMatch(/--stripe-secret.*--no-stripe/);
-    const noPk = await run(["shop", "--no-install", "--stripe-secret", stripe.keys.secret], cwd);
+    const noPk = await run(["shop", "--no-install", "--stripe-secret", stripe().keys.secret], cwd);
     expect(noPk.exitCode).not.toBe(0);
     expect(noPk.stderr).toMatch(/--stripe-publishable-key/);
     expect(existsSync(join(cwd, "shop"))).toBe(false);
@@ -309,37 +300,37 @@ describe("input checks lose nothing", () => {
 describe("other paths", () => {
   it("--no-stripe scaffolds only: empty Stripe values, a DB_SECRET, no Stripe calls", async () => {
     const cwd = tempDir();
-    const mark = stripe.requests.length;
+    const mark = stripe().requests.length;
     const result = await run(["plain", "--yes", "--no-install", "--no-stripe", "--no-git"], cwd);
     expect(result.exitCode, result.all).toBe(0);
     const vars = readDevVarsFile(join(cwd, "plain"));
     expect(vars).toMatchObject({ STRIPE_SECRET: "", STRIPE_PUBLISHABLE_KEY: "", STRIPE_WEBHOOK_SIGNING_SECRET: "", STRIPE_PAYMENT_LINK: "" });
     expect(vars.DB_SECRET.length).toBeGreaterThanOrEqual(32);
-    expect(stripe.requests.length).toBe(mark);
+    expect(stripe().requests.length).toBe(mark);
     expect(existsSync(join(cwd, "plain", ".git"))).toBe(false);
   });
 
   it("without --domain skips the webhook and says so; a later --domain run completes it", async () => {
     const cwd = tempDir();
-    const first = await run(["later", "--yes", "--no-install", "--no-git", "--currency", "jpy", "--price", "500", ...keyFlags()], cwd);
+    const first = await run(["later", "--yes", "--no-install", "--no-git", "--currency", "jpy", "--price", "500", ...keyFlags(stripe())], cwd);
     expect(first.exitCode, first.all).toBe(0);
     expect(first.stdout).toMatch(/skipped the webhook endpoint/);
     expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe("");
-    const [price] = stripe.list<Stripe.Price>("price").filter(ours("later"));
+    const [price] = stripe().list<Stripe.Price>("price").filter(ours("later"));
     expect([price.unit_amount, price.currency]).toEqual([500, "jpy"]);
-    expect(stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
-    expect(stripe.list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
+    expect(stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
+    expect(stripe().list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
 
     // Only --domain this time: the price, the currency and the keys (from the project's .dev.vars)
     // of the first run are kept.
     const second = await run(["later", "--yes", "--no-install", "--no-git", "--domain", "later.example.com"], cwd);
     expect(second.exitCode, second.all).toBe(0);
-    const endpoints = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("later"));
+    const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("later"));
     expect(endpoints.map((e) => e.url)).toEqual(["https://later.example.com/stripe-webhook"]);
-    expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoints[0].id));
-    const links = stripe.list<Stripe.PaymentLink>("payment_link").filter(ours("later"));
+    expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoints[0].id));
+    const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"));
     expect(links).toHaveLength(1);
-    expect(stripe.list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
+    expect(stripe().list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
     expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/");
     expect(readWranglerConfig(join(cwd, "later")).config.routes).toEqual([{ pattern: "later.example.com", custom_domain: true }]);
   });
@@ -347,17 +338,17 @@ describe("other paths", () => {
   it("finds keys in the environment, then in ~/.stripeflare.dev.vars", async () => {
     const cwd = tempDir();
     const fromEnv = await run(["envkeys", "--yes", "--no-install", "--no-git"], cwd, {
-      STRIPE_SECRET: stripe.keys.secret,
-      STRIPE_PUBLISHABLE_KEY: stripe.keys.publishable,
+      STRIPE_SECRET: stripe().keys.secret,
+      STRIPE_PUBLISHABLE_KEY: stripe().keys.publishable,
     });
     expect(fromEnv.exitCode, fromEnv.all).toBe(0);
-    expect(readDevVarsFile(join(cwd, "envkeys")).STRIPE_SECRET).toBe(stripe.keys.secret);
+    expect(readDevVarsFile(join(cwd, "envkeys")).STRIPE_SECRET).toBe(stripe().keys.secret);
 
     const home = tempDir();
-    writeFileSync(join(home, ".stripeflare.dev.vars"), `STRIPE_SECRET=${stripe.keys.restricted}\nSTRIPE_PUBLISHABLE_KEY="${stripe.keys.publishable}"\n`);
+    writeFileSync(join(home, ".stripeflare.dev.vars"), `STRIPE_SECRET=${stripe().keys.restricted}\nSTRIPE_PUBLISHABLE_KEY="${stripe().keys.publishable}"\n`);
     const fromHome = await run(["homekeys", "--yes", "--no-install", "--no-git"], cwd, { HOME: home });
     expect(fromHome.exitCode, fromHome.all).toBe(0);
-    expect(readDevVarsFile(join(cwd, "homekeys")).STRIPE_SECRET).toBe(stripe.keys.restricted);
+    expect(readDevVarsFile(join(cwd, "homekeys")).STRIPE_SECRET).toBe(stripe().keys.restricted);
   });
 
   it("scaffolds without install (time reported, not asserted)", async () => {
@@ -431,7 +422,7 @@ describe("other paths", () => {
     const version = execFileSync(NODE_20, ["--version"], { encoding: "utf8" }).trim();
     expect(version).toMatch(/^v20\./);
     const cwd = tempDir();
-    const result = await run(["node20", "--yes", "--no-install", "--no-git", "--domain", "n20.example.com", ...keyFlags()], cwd, {}, NODE_20);
+    const result = await run(["node20", "--yes", "--no-install", "--no-git", "--domain", "n20.example.com", ...keyFlags(stripe())], cwd, {}, NODE_20);
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toMatch(/needs Node 22\.12\+/);
     expect(readDevVarsFile(join(cwd, "node20")).STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_/);
@@ -439,11 +430,11 @@ describe("other paths", () => {
 
   it("uses a live key without prompting when not interactive, and says so", async () => {
     const cwd = tempDir();
-    const result = await run(["livemode", "--yes", "--no-install", "--no-git", "--domain", "live.example.com", "--stripe-secret", stripe.keys.liveSecret, "--stripe-publishable-key", stripe.keys.livePublishable], cwd);
+    const result = await run(["livemode", "--yes", "--no-install", "--no-git", "--domain", "live.example.com", "--stripe-secret", stripe().keys.liveSecret, "--stripe-publishable-key", stripe().keys.livePublishable], cwd);
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toMatch(/LIVE mode/);
-    expect(stripe.list("product", true).filter(ours("livemode") as never)).toHaveLength(1);
-    expect(stripe.list("product", false).filter(ours("livemode") as never)).toHaveLength(0);
+    expect(stripe().list("product", true).filter(ours("livemode") as never)).toHaveLength(1);
+    expect(stripe().list("product", false).filter(ours("livemode") as never)).toHaveLength(0);
     expect(readState(join(cwd, "livemode")).stripe.live.productId).toMatch(/^prod_/);
   });
 });

@@ -6,33 +6,28 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Stripe from "stripe";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cleanupTempDirs, fileMode, readDevVarsFile, ROOT, runCli, startStripeStandIn, tempDir, type Failure, type StripeStandIn } from "./helpers/index.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { fileMode, keyFlags, ours, readDevVarsFile, ROOT, runCli, tempDir, useStripeStandIn, type Failure } from "./helpers/index.js";
 
-let stripe: StripeStandIn;
-beforeAll(async () => {
-  stripe = await startStripeStandIn();
-});
-afterEach(() => stripe.clearFailures());
-afterAll(async () => {
+const stripe = useStripeStandIn({ clearFailures: true });
+// Runs before the stand-in's afterAll (hooks run in stack order): the mounts go before their folders.
+afterAll(() => {
   for (const dir of mounted.splice(0)) unmount(dir);
-  await stripe.close();
-  cleanupTempDirs();
 });
 
 type Result = Awaited<ReturnType<typeof runCli>>;
 const KINDS = ["product", "price", "payment_link", "webhook_endpoint"] as const;
 
-const args = (name: string, key = stripe.keys.secret, extra: string[] = []) => [
+const args = (name: string, key = stripe().keys.secret, extra: string[] = []) => [
   name, "--yes", "--no-install", "--no-git", "--domain", `${name}.example.com`,
-  "--stripe-secret", key, "--stripe-publishable-key", stripe.keys.publishable, ...extra,
+  "--stripe-secret", key, "--stripe-publishable-key", stripe().keys.publishable, ...extra,
 ];
-const run = (name: string, cwd: string, key?: string, extra?: string[]) => runCli(args(name, key, extra), { cwd, env: { STRIPE_API_BASE: stripe.url } });
+const run = (name: string, cwd: string, key?: string, extra?: string[]) => runCli(args(name, key, extra), { cwd, env: { STRIPE_API_BASE: stripe().url } });
 
 /** Our Stripe objects of one project, per kind (active payment links only: an old link may be deactivated). */
 function stripeCounts(project: string): number[] {
-  const ours = (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
-  return KINDS.map((kind) => stripe.list<{ metadata: Stripe.Metadata; active?: boolean }>(kind).filter((o) => ours(o) && o.active !== false).length);
+  const owned = ours(project);
+  return KINDS.map((kind) => stripe().list<{ metadata: Stripe.Metadata; active?: boolean }>(kind).filter((o) => owned(o) && o.active !== false).length);
 }
 
 /** A failure as a user should see it: non-zero exit, one line on stderr, no trace, no secret in it. */
@@ -42,7 +37,7 @@ function expectCleanFailure(result: Result, pattern: RegExp) {
   expect(lines, result.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(pattern);
   expect(result.all).not.toMatch(/\n\s+at .+:\d+:\d+/);
-  expect(result.stderr).not.toContain(stripe.keys.secret);
+  expect(result.stderr).not.toContain(stripe().keys.secret);
 }
 
 /** .dev.vars is absent, or whole: all five keys, a real DB_SECRET, mode 0600; no temp file left beside it. */
@@ -63,26 +58,26 @@ function expectComplete(result: Result, cwd: string, name: string) {
   const dir = join(cwd, name);
   expect(expectDevVarsAbsentOrWhole(dir)).toBe("whole");
   const vars = readDevVarsFile(dir);
-  const endpoint = stripe.list<Stripe.WebhookEndpoint>("webhook_endpoint").find((e) => e.metadata.stripeflare_project === name)!;
-  expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe.webhookSecret(endpoint.id));
-  const link = stripe.list<Stripe.PaymentLink>("payment_link").find((l) => l.metadata.stripeflare_project === name && l.active)!;
+  const endpoint = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").find((e) => e.metadata.stripeflare_project === name)!;
+  expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoint.id));
+  const link = stripe().list<Stripe.PaymentLink>("payment_link").find((l) => l.metadata.stripeflare_project === name && l.active)!;
   expect(vars.STRIPE_PAYMENT_LINK).toBe(link.url);
 }
 
 describe("an invalid key", () => {
   it("unknown key on a fresh folder: one line, nothing created anywhere; the rerun with the right key completes", async () => {
     const cwd = tempDir();
-    const mark = stripe.requests.length;
+    const mark = stripe().requests.length;
     const failed = await run("badkey", cwd, "sk_test_0000000000000000000000000000wxyz");
     expectCleanFailure(failed, /rejected the secret key sk_test_…wxyz/);
     expect(existsSync(join(cwd, "badkey"))).toBe(false);
-    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+    expect(stripe().requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
     expectComplete(await run("badkey", cwd), cwd, "badkey");
   });
 
   it("unknown key on a half-done project: .dev.vars is left byte-for-byte as it was", async () => {
     const cwd = tempDir();
-    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
+    stripe().fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
     expectCleanFailure(await run("halfkey", cwd), /Injected outage/);
     const before = readFileSync(join(cwd, "halfkey", ".dev.vars"), "utf8");
     expectCleanFailure(await run("halfkey", cwd, "sk_test_revokedrevokedrevoked9876"), /rejected the secret key/);
@@ -94,30 +89,30 @@ describe("an invalid key", () => {
 describe("secrets in failure output", () => {
   it("never prints the secret key in full, even in the rerun hint after a failure (CONTRACT §1)", async () => {
     const cwd = tempDir();
-    stripe.fail({ method: "POST", path: "/v1/prices", kind: "drop-before", times: 10 });
+    stripe().fail({ method: "POST", path: "/v1/prices", kind: "drop-before", times: 10 });
     const failed = await run("hint", cwd);
     expectCleanFailure(failed, /could not reach the Stripe API/);
     expect(failed.stdout).toMatch(/again to finish/);
-    expect(failed.all).not.toContain(stripe.keys.secret);
+    expect(failed.all).not.toContain(stripe().keys.secret);
     // .dev.vars holds both keys by now, so the hint leaves them out and runs as printed.
     const hint = /Run npx create-stripeflare (.+) again to finish/.exec(failed.stdout)![1];
     expect(hint).not.toMatch(/--stripe-secret|--stripe-publishable-key|sk_test_|pk_test_/);
     expect(hint).toContain("--domain hint.example.com");
-    stripe.clearFailures();
-    expectComplete(await runCli(hint.split(" "), { cwd, env: { STRIPE_API_BASE: stripe.url } }), cwd, "hint");
+    stripe().clearFailures();
+    expectComplete(await runCli(hint.split(" "), { cwd, env: { STRIPE_API_BASE: stripe().url } }), cwd, "hint");
   });
 
   it("a key the project does not hold is masked in the hint (--stripe-secret=… too), with a word on putting it back", async () => {
     const cwd = tempDir();
-    stripe.fail({ method: "POST", path: "/v1/prices", kind: "drop-before", times: 10 });
+    stripe().fail({ method: "POST", path: "/v1/prices", kind: "drop-before", times: 10 });
     // A different key in the environment would win over .dev.vars on a bare rerun: the flag must stay.
     const other = "sk_test_otherotherotherother4321";
-    const argv = ["masked", "--yes", "--no-install", "--no-git", "--domain", "masked.example.com", `--stripe-secret=${stripe.keys.secret}`, "--stripe-publishable-key", stripe.keys.publishable];
-    const failed = await runCli(argv, { cwd, env: { STRIPE_API_BASE: stripe.url, STRIPE_SECRET: other } });
+    const argv = ["masked", "--yes", "--no-install", "--no-git", "--domain", "masked.example.com", `--stripe-secret=${stripe().keys.secret}`, "--stripe-publishable-key", stripe().keys.publishable];
+    const failed = await runCli(argv, { cwd, env: { STRIPE_API_BASE: stripe().url, STRIPE_SECRET: other } });
     expectCleanFailure(failed, /could not reach the Stripe API/);
-    expect(failed.all).not.toContain(stripe.keys.secret);
+    expect(failed.all).not.toContain(stripe().keys.secret);
     // The publishable key is in .dev.vars and nothing overrides it: left out.
-    expect(failed.stdout).toContain(`--domain masked.example.com --stripe-secret sk_test_…${stripe.keys.secret.slice(-4)} again to finish`);
+    expect(failed.stdout).toContain(`--domain masked.example.com --stripe-secret sk_test_…${stripe().keys.secret.slice(-4)} again to finish`);
     expect(failed.stdout).toMatch(/Put your full secret key where it shows sk_test_…/);
   });
 });
@@ -139,9 +134,9 @@ describe("the Stripe stand-in dropping connections midway", () => {
   it.each(cases)("%s: one line, .dev.vars whole or absent, rerun completes without duplicates", async (_label, failure) => {
     const cwd = tempDir();
     const name = `drop${cases.findIndex(([, f]) => f === failure)}`;
-    stripe.fail(failure);
+    stripe().fail(failure);
     const failed = await run(name, cwd);
-    stripe.clearFailures();
+    stripe().clearFailures();
     expectCleanFailure(failed, /could not reach the Stripe API/);
     expectDevVarsAbsentOrWhole(join(cwd, name));
     // Whatever Stripe committed before the cut exists at most once.
@@ -149,9 +144,9 @@ describe("the Stripe stand-in dropping connections midway", () => {
     const rerun = await run(name, cwd);
     expectComplete(rerun, cwd, name);
     // A second rerun changes nothing at Stripe.
-    const posts = stripe.requests.length;
+    const posts = stripe().requests.length;
     expectComplete(await run(name, cwd), cwd, name);
-    expect(stripe.requests.slice(posts).filter((r) => r.method === "POST" && !r.path.startsWith("/v1/webhook_endpoints/"))).toEqual([]);
+    expect(stripe().requests.slice(posts).filter((r) => r.method === "POST" && !r.path.startsWith("/v1/webhook_endpoints/"))).toEqual([]);
   });
 });
 
@@ -164,11 +159,11 @@ describe("an existing folder", () => {
     writeFileSync(join(dir, ".dev.vars"), "MY_OWN_KEY=keep-me\nDB_SECRET=short\n");
     const tree = () => readdirSync(dir, { recursive: true }).map(String).sort().map((f) => [f, existsSync(join(dir, f)) && !f.endsWith("src") ? readFileSync(join(dir, f), "utf8") : ""]);
     const before = tree();
-    const mark = stripe.requests.length;
+    const mark = stripe().requests.length;
 
     expectCleanFailure(await run("occupied", cwd), /occupied is not empty.*--force/);
     expect(tree()).toEqual(before);
-    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+    expect(stripe().requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
 
     const forced = await run("occupied", cwd, undefined, ["--force"]);
     expectComplete(forced, cwd, "occupied");
@@ -236,11 +231,11 @@ describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs rem
     const dir = join(cwd, "locked");
     prepare(dir);
     remount(dir, "ro");
-    const mark = stripe.requests.length;
+    const mark = stripe().requests.length;
     const failed = await run("locked", cwd);
     expectCleanFailure(failed, /read-only file system|permission denied/i);
     expect(readdirSync(dir)).toEqual([]);
-    expect(stripe.requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
+    expect(stripe().requests.slice(mark).filter((r) => r.method === "POST")).toEqual([]);
     remount(dir, "rw");
     expectComplete(await run("locked", cwd), cwd, "locked");
   });
@@ -249,7 +244,7 @@ describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs rem
     const parent = join(tempDir(), "parent");
     prepare(parent);
     remount(parent, "ro");
-    const mark = stripe.requests.length;
+    const mark = stripe().requests.length;
     const failed = await run("child", parent);
     // Node's recursive mkdir reports EROFS as ENOENT ("no such file or directory"): the
     // message must still say what is wrong with the folder.
@@ -257,7 +252,7 @@ describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs rem
     expect(failed.stderr).toMatch(/cannot create child in \.: (read-only file system|permission denied)/);
     expect(readdirSync(parent)).toEqual([]);
     // Found in the validation phase: Stripe was not even asked about the key.
-    expect(stripe.requests.slice(mark)).toEqual([]);
+    expect(stripe().requests.slice(mark)).toEqual([]);
     remount(parent, "rw");
     expectComplete(await run("child", parent), parent, "child");
   });
@@ -268,15 +263,15 @@ describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs rem
     cpSync(join(ROOT, "test", "fixtures", "existing", "hello-world-jsonc"), dir, { recursive: true });
     const before = readFileSync(join(dir, "wrangler.jsonc"), "utf8");
     remount(dir, "ro");
-    const mark = stripe.requests.length;
-    const failed = await runCli(["add", ".", "--yes", "--no-install", "--stripe-secret", stripe.keys.secret, "--stripe-publishable-key", stripe.keys.publishable], {
+    const mark = stripe().requests.length;
+    const failed = await runCli(["add", ".", "--yes", "--no-install", ...keyFlags(stripe())], {
       cwd: dir,
-      env: { STRIPE_API_BASE: stripe.url },
+      env: { STRIPE_API_BASE: stripe().url },
     });
     expectCleanFailure(failed, /cannot write to \.: (read-only file system|permission denied)/);
     expect(readFileSync(join(dir, "wrangler.jsonc"), "utf8")).toBe(before);
     expect(existsSync(join(dir, ".dev.vars"))).toBe(false);
-    expect(stripe.requests.slice(mark)).toEqual([]);
+    expect(stripe().requests.slice(mark)).toEqual([]);
     remount(dir, "rw");
   });
 
@@ -284,9 +279,9 @@ describe.skipIf(cannotMount !== null)(`a read-only folder (${asRoot ? "tmpfs rem
     const cwd = tempDir();
     const dir = join(cwd, "midway");
     prepare(dir);
-    stripe.fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
+    stripe().fail({ method: "POST", path: "/v1/payment_links", kind: "error", status: 500, message: "Injected outage" });
     expectCleanFailure(await run("midway", cwd), /Injected outage/);
-    stripe.clearFailures();
+    stripe().clearFailures();
     expect(stripeCounts("midway")).toEqual([1, 1, 0, 0]);
     const before = readFileSync(join(dir, ".dev.vars"), "utf8");
 
