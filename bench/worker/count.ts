@@ -77,7 +77,7 @@ export function countedNamespace<T extends DurableObjectNamespace<any>>(ns: T, l
       }
       if (prop === "get") {
         return (id: DurableObjectId, options?: unknown) =>
-          countedStub(target.get(id, options as never), names.get(id.toString()) ?? id.toString(), log, side);
+          countedStub((target as DurableObjectNamespace).get(id, options as never) as object, names.get(id.toString()) ?? id.toString(), log, side);
       }
       if (prop === "getByName") {
         return (name: string, options?: unknown) =>
@@ -105,7 +105,7 @@ function countedStub<S extends object>(stub: S, name: string, log: CallLog, side
 
 /** A copy of env with every Durable Object namespace binding counted into log. */
 export function countedEnv<E extends object>(env: E, log: CallLog, side: CallRecord["side"]): E {
-  const out: Record<string, unknown> = { ...env };
+  const out: Record<string, unknown> = { ...(env as Record<string, unknown>) };
   for (const [key, value] of Object.entries(env)) {
     if (value && typeof value === "object" && "idFromName" in value && "get" in value) {
       out[key] = countedNamespace(value as DurableObjectNamespace, log, side);
