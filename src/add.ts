@@ -5,7 +5,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { Flags } from "./args.js";
-import { findWrangler } from "./deploy.js";
 import { DEV_VARS_KEYS, ensureDevVarsExample, generateDbSecret, MIN_DB_SECRET_LENGTH, readDevVars, updateDevVarsFile } from "./dev-vars.js";
 import { fail, guard } from "./failures.js";
 import { normalizeCurrency, toMinorUnits } from "./money.js";
@@ -13,7 +12,7 @@ import { detectPackageManager, installDependencies, projectPackageManager } from
 import { normalizeDomain } from "./project-name.js";
 import * as ask from "./prompts.js";
 import { readState, writeState, type ProjectState } from "./state.js";
-import { deployProject, localOnlyProblem, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
+import { deployProject, refuseUndeployable, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { addSummaryText } from "./summary.js";
 import { ensureGitignore, readPackageScripts, writableProblem } from "./template.js";
 import { heading, info, note, step } from "./ui.js";
@@ -86,9 +85,7 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
     if (!exportsDorm(readFileSync(mainFile, "utf8"))) {
       fail(`--deploy: ${config.main} does not export DORM yet: run \`create-stripeflare add\` without --deploy, make the three-line change it prints, then deploy`);
     }
-    const problem = localOnlyProblem(projectVars, flags.stripeSecret ?? process.env.STRIPE_SECRET ?? projectVars.STRIPE_SECRET);
-    if (problem) fail(problem);
-    if (!flags.install && !findWrangler(root)) fail("--deploy needs wrangler, which comes with the dependencies: drop --no-install (or install wrangler globally)");
+    refuseUndeployable(flags, root, projectVars);
   }
   const stripeKeys = await resolveStripeKeys(flags, interactive, projectVars);
 
@@ -151,15 +148,13 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
   const stripe = stripeSteps(setup);
   await stripe.run(deploy);
 
-  // 5. Install, then (only when asked, after the change) deploy.
-  let installed = false;
+  // 5. Install (only when something is missing), then (only when asked, after the change) deploy.
   const missing = Object.keys({ ...deps.runtime, ...deps.types }).some((dep) => !existsSync(join(root, "node_modules", dep, "package.json")));
   if (flags.install && (added.length || missing)) {
     heading(`Installing dependencies with ${pm}`);
     await installDependencies(pm, root).catch((error: Error) => fail(error.message));
-    installed = true;
     step(`installed dependencies with ${pm}`);
-  } else installed = flags.install;
+  }
   if (deploy) await deployProject(setup, stripe);
 
   process.stdout.write(
@@ -167,18 +162,11 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
       root,
       name,
       pm,
-      installed,
+      installed: flags.install,
       deployedUrl: state.deployedUrl,
       domain,
       scripts: Object.keys(readPackageScripts(root)),
-      stripe: stripeKeys && {
-        mode: stripeKeys.mode,
-        record: stripe.recordOf(),
-        unitAmount,
-        currency,
-        secret: stripeKeys.secret,
-        webhookSecret: devVars.STRIPE_WEBHOOK_SIGNING_SECRET || undefined,
-      },
+      stripe: stripe.summary(),
       mainFile: config.main,
       importPath: walletImportPath(mainFile, walletDir),
       changed: exportsDorm(readFileSync(mainFile, "utf8")),

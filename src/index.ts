@@ -7,7 +7,6 @@ import { basename, join, relative, resolve } from "node:path";
 import { inspect } from "node:util";
 import { addToProject } from "./add.js";
 import { helpText, parseArgs, UsageError, type Flags } from "./args.js";
-import { findWrangler } from "./deploy.js";
 import { DEV_VARS_KEYS, formatDevVarsExample, mergeDevVars, readDevVars, writeDevVars, type DevVars } from "./dev-vars.js";
 import { fail, guard, UserError } from "./failures.js";
 import { initRepository } from "./git.js";
@@ -18,7 +17,7 @@ import { normalizeDomain, projectNameProblem } from "./project-name.js";
 import * as ask from "./prompts.js";
 import { rerunHint, savedInProject } from "./rerun.js";
 import { readState, writeState, type ProjectState } from "./state.js";
-import { deployProject, loadStripe, localOnlyProblem, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
+import { deployProject, loadStripe, refuseUndeployable, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { summaryText } from "./summary.js";
 import { ensureGitignore, fetchTemplate, isEmptyDir, readPackageScripts, renamePackage, writableProblem } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
@@ -135,19 +134,12 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   const pm = flags.pm ?? detectPackageManager();
 
   // 3. Stripe keys: flag, environment, project .dev.vars (rerun), ~/.stripeflare.dev.vars, prompt.
-  //    A deploy that would upload local-only values is refused before the key is even checked.
+  //    A --deploy that cannot go ahead is refused before the key is even checked.
   const projectVars = resuming ? readDevVars(root) : {};
-  const refuseLocalOnly = () => {
-    const problem = localOnlyProblem(projectVars, flags.stripeSecret ?? process.env.STRIPE_SECRET ?? projectVars.STRIPE_SECRET);
-    if (problem) fail(problem);
-  };
-  if (flags.deploy) refuseLocalOnly();
+  if (flags.deploy) refuseUndeployable(flags, root, projectVars);
   const stripeKeys = await resolveStripeKeys(flags, interactive, projectVars);
   const deploy = flags.deploy ?? (interactive ? await ask.askDeploy() : false);
-  if (deploy) refuseLocalOnly();
-  if (deploy && !flags.install && !findWrangler(root)) {
-    fail("--deploy needs wrangler, which comes with the dependencies: drop --no-install (or install wrangler globally)");
-  }
+  if (deploy && flags.deploy === undefined) refuseUndeployable(flags, root, projectVars);
 
   // 4. Scaffold. A folder from an earlier run keeps its files (they may have been edited);
   //    only the name, the domain route and the .gitignore entries are brought up to date.
@@ -195,11 +187,9 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   await stripe.run(deploy);
 
   // 6. Install and commit.
-  let installed = false;
   if (flags.install) {
     heading(`Installing dependencies with ${pm}`);
     await installDependencies(pm, root).catch((error: Error) => fail(error.message));
-    installed = true;
     step(`installed dependencies with ${pm}`);
   }
   if (flags.git) {
@@ -216,18 +206,11 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
       root,
       name,
       pm,
-      installed,
+      installed: flags.install,
       deployedUrl: state.deployedUrl,
       domain,
       scripts: Object.keys(readPackageScripts(root)),
-      stripe: stripeKeys && {
-        mode: stripeKeys.mode,
-        record: stripe.recordOf(),
-        unitAmount,
-        currency,
-        secret: stripeKeys.secret,
-        webhookSecret: devVars.STRIPE_WEBHOOK_SIGNING_SECRET || undefined,
-      },
+      stripe: stripe.summary(),
     }),
   );
 }

@@ -9,6 +9,7 @@ import { fail, guard } from "./failures.js";
 import { lookupKey, maskSecret, publishableKeyMode, readHomeVars, secretKeyMode, type StripeMode } from "./keys.js";
 import * as ask from "./prompts.js";
 import { writeState, type ProjectState, type StripeRecord } from "./state.js";
+import type { SummaryInput } from "./summary.js";
 import { heading, info, note, step } from "./ui.js";
 
 // The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
@@ -50,6 +51,16 @@ export async function resolveStripeKeys(flags: Flags, interactive: boolean, proj
     } else note("LIVE mode: the objects below are real and so are payments through the link.");
   }
   return { secret, publishable: publishable!, mode };
+}
+
+/**
+ * Refuses a deploy that cannot go ahead, before anything changes: one that would upload
+ * local-only values (with the STRIPE_SECRET this run will use), or one without a wrangler to run.
+ */
+export function refuseUndeployable(flags: Flags, root: string, projectVars: Record<string, string>): void {
+  const problem = localOnlyProblem(projectVars, flags.stripeSecret ?? process.env.STRIPE_SECRET ?? projectVars.STRIPE_SECRET);
+  if (problem) fail(problem);
+  if (!flags.install && !findWrangler(root)) fail("--deploy needs wrangler, which comes with the dependencies: drop --no-install (or install wrangler globally)");
 }
 
 /** The key `npm run pay -- --setup` (the template's local payment script) writes: never a real one. */
@@ -138,6 +149,16 @@ export function stripeSteps(input: StripeStepsInput) {
     publicUrl,
     provisionCatalog,
     provisionEndpoint,
+    /** What the closing summary shows of Stripe (the secrets masked there); undefined without a key. */
+    summary: (): SummaryInput["stripe"] =>
+      keys && {
+        mode: keys.mode,
+        record: recordOf(),
+        unitAmount: input.unitAmount,
+        currency: input.currency,
+        secret: keys.secret,
+        webhookSecret: input.devVar("STRIPE_WEBHOOK_SIGNING_SECRET") || undefined,
+      },
     /** Everything that can be done before a deploy. */
     async run(deploy: boolean): Promise<void> {
       if (!keys) return;
