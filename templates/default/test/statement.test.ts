@@ -2,24 +2,14 @@
 // the descriptions (ctx.charge, X-Price-Description, chargeUser) that land in it.
 import { createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { chargeUser } from "../src/stripeflare";
+import { chargeUser, type StatementEntry } from "../src/stripeflare";
 import { encodeCursor } from "../src/stripeflare/statement";
 import { accountDb, deliver, fixture, ledger, newVisitor, pay, refundCheckout, request, sqlIn, testEnv, type Visitor, type Worker } from "./helpers";
 
-interface Entry {
-  id: number;
-  kind: string;
-  amount: number;
-  balance_after: number;
-  currency: string | null;
-  reference: string | null;
-  description: string | null;
-  created_at: string;
-}
 interface Page {
   object: "list";
   balance: number;
-  data: Entry[];
+  data: StatementEntry[];
   has_more: boolean;
   next_cursor: string | null;
 }

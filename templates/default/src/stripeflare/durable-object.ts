@@ -52,7 +52,7 @@ import type {
   RefundRequest,
   ReversalResult,
   SessionResult,
-  StatementRow,
+  StatementEntry,
   StripeflareEnv,
 } from "./types";
 
@@ -124,7 +124,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   }
 
   /** A page of the ledger, newest first. A visitor without a database has an empty one. */
-  async statement(setup: DatabaseSetup, before: number | null, limit: number): Promise<StatementRow[]> {
+  async statement(setup: DatabaseSetup, before: number | null, limit: number): Promise<StatementEntry[]> {
     if (!this.ensure(setup, false)) return [];
     return statementRows(this.storage.sql, before, limit);
   }

@@ -6,7 +6,6 @@ export { DORM } from "./durable-object";
 export { DEFAULT_MIGRATIONS, createClient } from "./databases";
 /** Stripe event types the wallet handles: subscribe the webhook endpoint to all of them. */
 export { WEBHOOK_EVENTS } from "./webhook";
-export type { StatementEntry } from "./statement";
 export type {
   ChargeResult,
   DORMClient,
@@ -15,6 +14,7 @@ export type {
   Migrations,
   PaymentRequiredDetails,
   PriceRule,
+  StatementEntry,
   StripeflareContext,
   StripeflareEnv,
   StripeflareHandler,

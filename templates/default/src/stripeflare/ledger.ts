@@ -27,7 +27,7 @@ import type {
   RefundRequest,
   ReversalResult,
   SessionResult,
-  StatementRow,
+  StatementEntry,
 } from "./types";
 
 type Row = Record<string, SqlStorageValue>;
@@ -325,9 +325,9 @@ function ledgerRow(sql: SqlStorage, kind: string, reference: string): { amount: 
 // ---- the statement ---------------------------------------------------------------------
 
 /** Up to `limit` ledger rows older than row `before` (null: the newest), newest first. */
-export function statementRows(sql: SqlStorage, before: number | null, limit: number): StatementRow[] {
+export function statementRows(sql: SqlStorage, before: number | null, limit: number): StatementEntry[] {
   return sql
-    .exec<StatementRow & Record<string, SqlStorageValue>>(
+    .exec<StatementEntry & Record<string, SqlStorageValue>>(
       `SELECT id, kind, amount, balance_after, currency, reference, description, created_at
        FROM stripeflare_transactions WHERE id < ? ORDER BY id DESC LIMIT ?`,
       before ?? Number.MAX_SAFE_INTEGER,

@@ -11,27 +11,13 @@
 import { stub } from "./databases";
 import { json } from "./routes";
 import type { Session } from "./session";
-import type { StatementRow, StripeflareEnv, StripeUser } from "./types";
+import type { StatementEntry, StripeflareEnv, StripeUser } from "./types";
 
 export const STATEMENT_PATH = "/me/transactions";
 export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 100;
 /** Longest description kept in the ledger (code points). */
 export const MAX_DESCRIPTION = 200;
-
-export interface StatementEntry {
-  id: number;
-  /** topup, charge, refund, refund_reversed, dispute, dispute_won, dispute_lost, rotate */
-  kind: string;
-  /** Signed, in the currency's smallest unit: + money in, - money out. */
-  amount: number;
-  balance_after: number;
-  currency: string | null;
-  /** The Stripe object (cs_…, re_…, dp_…) or the request that charged ("POST /charge"). */
-  reference: string | null;
-  description: string | null;
-  created_at: string;
-}
 
 export async function statement<U extends StripeUser>(request: Request, env: StripeflareEnv, session: Session<U>): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -80,7 +66,7 @@ export function cleanDescription(value: unknown): string | undefined {
   return Array.from(cleaned).slice(0, MAX_DESCRIPTION).join("").trim();
 }
 
-function entry(row: StatementRow): StatementEntry {
+function entry(row: StatementEntry): StatementEntry {
   return {
     id: Number(row.id),
     // The ledger calls a paid checkout a credit; people and agents know it as a top-up.

@@ -225,13 +225,19 @@ export interface ReversalResult {
   balance: number;
 }
 
-/** A ledger row as `GET /me/transactions` reads it. */
-export interface StatementRow {
+/**
+ * A ledger row as `GET /me/transactions` shows it. The ledger's own rows have the same shape,
+ * except that they call a top-up `credit` (the statement renames it).
+ */
+export interface StatementEntry {
   id: number;
+  /** topup, charge, refund, refund_reversed, dispute, dispute_won, dispute_lost, rotate */
   kind: string;
+  /** Signed, in the currency's smallest unit: + money in, - money out. */
   amount: number;
   balance_after: number;
   currency: string | null;
+  /** The Stripe object (cs_…, re_…, dp_…) or the request that charged ("POST /charge"). */
   reference: string | null;
   description: string | null;
   created_at: string;
