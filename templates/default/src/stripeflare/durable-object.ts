@@ -86,41 +86,31 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     // A visitor who never paid has no database: answer without creating one, so anonymous
     // traffic writes nothing.
     if (!this.ensure(setup, false)) return { kind: "visitor" };
-    const result = this.transaction(() => {
-      const session = readSession(this.storage.sql, input.account, input.tokenHash, input.clientReferenceId, input.charge);
-      if (input.addTokenHash && session.kind === "user") addToken(this.storage.sql, input.addTokenHash);
+    return this.writeAndMirror((sql) => {
+      const session = readSession(sql, input.account, input.tokenHash, input.clientReferenceId, input.charge);
+      if (input.addTokenHash && session.kind === "user") addToken(sql, input.addTokenHash);
       return session;
     });
-    await this.scheduleMirror();
-    return result;
   }
 
   async charge(setup: DatabaseSetup, account: string, request: ChargeRequest): Promise<ChargeResult> {
     if (!this.ensure(setup, false)) return { charged: false, message: "User is not signed up yet and cannot be charged" };
-    const result = this.transaction(() => chargeAccount(this.storage.sql, account, request));
-    await this.scheduleMirror();
-    return result;
+    return this.writeAndMirror((sql) => chargeAccount(sql, account, request));
   }
 
   async credit(setup: DatabaseSetup, request: CreditRequest): Promise<CreditResult> {
     this.ensure(setup, true);
-    const result = this.transaction(() => creditAccount(this.storage.sql, request));
-    await this.scheduleMirror();
-    return result;
+    return this.writeAndMirror((sql) => creditAccount(sql, request));
   }
 
   async refund(setup: DatabaseSetup, request: RefundRequest): Promise<ReversalResult> {
     this.ensure(setup, true);
-    const result = this.transaction(() => applyRefunds(this.storage.sql, request));
-    await this.scheduleMirror();
-    return result;
+    return this.writeAndMirror((sql) => applyRefunds(sql, request));
   }
 
   async dispute(setup: DatabaseSetup, request: DisputeRequest): Promise<ReversalResult> {
     this.ensure(setup, true);
-    const result = this.transaction(() => applyDispute(this.storage.sql, request));
-    await this.scheduleMirror();
-    return result;
+    return this.writeAndMirror((sql) => applyDispute(sql, request));
   }
 
   /** A page of the ledger, newest first. A visitor without a database has an empty one. */
@@ -131,15 +121,12 @@ export class DORM extends QueryableObject<StripeflareEnv> {
 
   async link(setup: DatabaseSetup, visitor: string, account: string, tokenHash: string | null): Promise<void> {
     this.ensure(setup, true);
-    this.transaction(() => linkVisitor(this.storage.sql, visitor, account, tokenHash));
-    await this.scheduleMirror();
+    await this.writeAndMirror((sql) => linkVisitor(sql, visitor, account, tokenHash));
   }
 
   async rotate(setup: DatabaseSetup, account: string, oldHash: string | null, newHash: string): Promise<boolean> {
     this.ensure(setup, true);
-    const rotated = this.transaction(() => rotateToken(this.storage.sql, account, oldHash, newHash));
-    await this.scheduleMirror();
-    return rotated;
+    return this.writeAndMirror((sql) => rotateToken(sql, account, oldHash, newHash));
   }
 
   async revoke(setup: DatabaseSetup, tokenHash: string): Promise<void> {
@@ -232,6 +219,13 @@ export class DORM extends QueryableObject<StripeflareEnv> {
 
   private transaction<T>(fn: () => T): T {
     return this.storage.transactionSync(fn);
+  }
+
+  /** One transaction on this account's database, then the mirror push scheduled for what it changed. */
+  private async writeAndMirror<T>(fn: (sql: SqlStorage) => T): Promise<T> {
+    const result = this.transaction(() => fn(this.storage.sql));
+    await this.scheduleMirror();
+    return result;
   }
 
   private hasTable(name: string): boolean {
