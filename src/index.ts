@@ -211,6 +211,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
       domain,
       scripts: Object.keys(readPackageScripts(root)),
       stripe: stripe.summary(),
+      // What the template's `npm run pay -- --setup` would fill in (scripts/pay/dev-vars.ts).
+      localSetup: !devVars.STRIPE_SECRET || !devVars.STRIPE_WEBHOOK_SIGNING_SECRET,
     }),
   );
 }

@@ -17,6 +17,12 @@ export interface SummaryInput {
   domain?: string;
   /** The generated package.json's script names. */
   scripts: string[];
+  /**
+   * .dev.vars lacks what a local payment needs (STRIPE_SECRET or STRIPE_WEBHOOK_SIGNING_SECRET),
+   * which `pay -- --setup` fills in; it must run before `dev`, since wrangler reads .dev.vars
+   * only when it starts.
+   */
+  localSetup?: boolean;
 }
 
 type Row = (label: string, value: string) => void;
@@ -48,6 +54,10 @@ export function summaryText(s: SummaryInput): string {
   lines.push("", bold("Next steps:"));
   if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
   if (!s.installed) lines.push(`  ${s.pm} install`);
+  // The template README's local loop, in its order.
+  if (s.localSetup && s.scripts.includes("pay")) {
+    lines.push(`  ${runScriptCommand(s.pm, "pay")} -- --setup   ${dim("# once: local-only values in .dev.vars (see README.md)")}`);
+  }
   lines.push(`  ${runScriptCommand(s.pm, "dev")}        ${dim("# http://localhost:8787")}`);
   if (s.scripts.includes("pay")) {
     lines.push(`  ${runScriptCommand(s.pm, "pay")} -- <client_reference_id>   ${dim("# a local test payment; the page shows this line filled in")}`);

@@ -28,6 +28,15 @@ const stripe = useStripeStandIn();
 
 const run = (args: string[], cwd: string, env: Record<string, string> = {}, node?: string) =>
   runCli(args, { cwd, env: { STRIPE_API_BASE: stripe().url, ...env }, node });
+/** The commands under "Next steps:" in the CLI's summary, comments dropped. */
+const nextSteps = (stdout: string) =>
+  stdout.slice(stdout.indexOf("Next steps:")).split("\n").slice(1).map((line) => line.replace(/#.*/, "").trim()).filter(Boolean);
+/** The commands of the template README's "Run it locally" block, in its order. */
+function readmeLocalLoop(): string[] {
+  const readme = readFileSync(join(ROOT, "templates", "default", "README.md"), "utf8");
+  const block = /## Run it locally\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+  return block.split("\n").map((line) => line.replace(/#.*/, "").trim()).filter(Boolean);
+}
 const creates = (since: number) => stripe().requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/[a-z_]+$/.test(r.path));
 
 describe("non-interactive happy path", () => {
@@ -112,6 +121,8 @@ describe("non-interactive happy path", () => {
     expect(output).toContain(stripe().list<Stripe.Product>("product").filter(ours("my-api"))[0].id);
     expect(output).toContain("sk_test_…");
     expect(output).toMatch(/npm run dev/);
+    // A key and a webhook secret in .dev.vars: nothing for `npm run pay -- --setup` to do.
+    expect(nextSteps(output)).not.toContain("npm run pay -- --setup");
   });
 
   it("commits the project without .dev.vars", () => {
@@ -308,6 +319,10 @@ describe("other paths", () => {
     expect(vars.DB_SECRET.length).toBeGreaterThanOrEqual(32);
     expect(stripe().requests.length).toBe(mark);
     expect(existsSync(join(cwd, "plain", ".git"))).toBe(false);
+    // No Stripe account: the template README's local loop, `--setup` before `dev` (wrangler reads
+    // .dev.vars only when it starts), then a local payment.
+    expect(readmeLocalLoop()).toEqual(["npm install", "npm run pay -- --setup", "npm run dev"]);
+    expect(nextSteps(result.stdout).slice(0, 5)).toEqual(["cd plain", ...readmeLocalLoop(), "npm run pay -- <client_reference_id>"]);
   });
 
   it("without --domain skips the webhook and says so; a later --domain run completes it", async () => {
@@ -316,6 +331,8 @@ describe("other paths", () => {
     expect(first.exitCode, first.all).toBe(0);
     expect(first.stdout).toMatch(/skipped the webhook endpoint/);
     expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe("");
+    // No webhook signing secret yet: a local payment needs `--setup` to make one, before `dev`.
+    expect(nextSteps(first.stdout).slice(1, 4)).toEqual(["npm install", "npm run pay -- --setup", "npm run dev"]);
     const [price] = stripe().list<Stripe.Price>("price").filter(ours("later"));
     expect([price.unit_amount, price.currency]).toEqual([500, "jpy"]);
     expect(stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
@@ -328,6 +345,7 @@ describe("other paths", () => {
     const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("later"));
     expect(endpoints.map((e) => e.url)).toEqual(["https://later.example.com/stripe-webhook"]);
     expect(readDevVarsFile(join(cwd, "later")).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoints[0].id));
+    expect(nextSteps(second.stdout).slice(1, 3)).toEqual(["npm install", "npm run dev"]);
     const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"));
     expect(links).toHaveLength(1);
     expect(stripe().list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
