@@ -25,35 +25,38 @@ export interface SummaryInput {
   localSetup?: boolean;
 }
 
-type Row = (label: string, value: string) => void;
-
-function stripeRows(row: Row, stripe: SummaryInput["stripe"]): void {
-  if (!stripe) {
-    row("Stripe", "skipped: fill in .dev.vars or run again with --stripe-secret");
-    return;
+/** What exists now: the Stripe objects (secrets masked), where the secrets are, the live URL. */
+function statusRows(s: SummaryInput): string[] {
+  const lines: string[] = [];
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}${value}`);
+  const { stripe } = s;
+  if (!stripe) row("Stripe", "skipped: fill in .dev.vars or run again with --stripe-secret");
+  else {
+    const r = stripe.record;
+    row("Stripe mode", stripe.mode);
+    row("Secret key", maskSecret(stripe.secret));
+    row("Product", r.productId ?? "-");
+    row("Price", `${r.priceId ?? "-"} (${formatMinorUnits(stripe.unitAmount, stripe.currency)})`);
+    row("Payment Link", `${r.paymentLinkId ?? "-"} ${r.paymentLinkUrl ?? ""}`.trim());
+    row("Webhook", r.webhookEndpointId ? `${r.webhookEndpointId} ${r.webhookUrl}` : "not yet (no public URL: pass --domain or --deploy)");
+    if (stripe.webhookSecret) row("Signing secret", `${maskSecret(stripe.webhookSecret)} (in .dev.vars)`);
   }
-  const r = stripe.record;
-  row("Stripe mode", stripe.mode);
-  row("Secret key", maskSecret(stripe.secret));
-  row("Product", r.productId ?? "-");
-  row("Price", `${r.priceId ?? "-"} (${formatMinorUnits(stripe.unitAmount, stripe.currency)})`);
-  row("Payment Link", `${r.paymentLinkId ?? "-"} ${r.paymentLinkUrl ?? ""}`.trim());
-  row("Webhook", r.webhookEndpointId ? `${r.webhookEndpointId} ${r.webhookUrl}` : "not yet (no public URL: pass --domain or --deploy)");
-  if (stripe.webhookSecret) row("Signing secret", `${maskSecret(stripe.webhookSecret)} (in .dev.vars)`);
+  row("Secrets", ".dev.vars (mode 0600, git-ignored)");
+  if (s.deployedUrl) row("Live at", s.deployedUrl);
+  return lines;
+}
+
+/** "Next steps:" up to the project's own commands: into its folder, then install if skipped. */
+function firstSteps(s: SummaryInput): string[] {
+  const cd = relative(process.cwd(), s.root);
+  const lines = ["", bold("Next steps:")];
+  if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
+  if (!s.installed) lines.push(`  ${s.pm} install`);
+  return lines;
 }
 
 export function summaryText(s: SummaryInput): string {
-  const lines: string[] = [];
-  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}${value}`);
-  lines.push("", bold(`${s.name} is ready.`));
-  stripeRows(row, s.stripe);
-  row("Secrets", ".dev.vars (mode 0600, git-ignored)");
-  if (s.deployedUrl) row("Live at", s.deployedUrl);
-
-  const cd = relative(process.cwd(), s.root);
-  lines.push("", bold("Next steps:"));
-  if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
-  if (!s.installed) lines.push(`  ${s.pm} install`);
+  const lines = ["", bold(`${s.name} is ready.`), ...statusRows(s), ...firstSteps(s)];
   // The template README's local loop, in its order.
   if (s.localSetup && s.scripts.includes("pay")) {
     lines.push(`  ${runScriptCommand(s.pm, "pay")} -- --setup   ${dim("# once: local-only values in .dev.vars (see README.md)")}`);
@@ -88,12 +91,7 @@ export interface AddSummaryInput extends SummaryInput {
 
 /** After `add`: what exists, then the three-line change to the fetch export, then next steps. */
 export function addSummaryText(s: AddSummaryInput): string {
-  const lines: string[] = [];
-  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}${value}`);
-  lines.push("", bold(`Stripeflare is in ${s.name}.`));
-  stripeRows(row, s.stripe);
-  row("Secrets", ".dev.vars (mode 0600, git-ignored)");
-  if (s.deployedUrl) row("Live at", s.deployedUrl);
+  const lines = ["", bold(`Stripeflare is in ${s.name}.`), ...statusRows(s)];
   if (!s.changed) {
     lines.push(
       "",
@@ -107,10 +105,7 @@ export function addSummaryText(s: AddSummaryInput): string {
       `  ${dim(`and ctx.charge(cents) or an X-Price: <cents> response header charges them; see ${s.walletReadme}.`)}`,
     );
   }
-  const cd = relative(process.cwd(), s.root);
-  lines.push("", bold("Next steps:"));
-  if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
-  if (!s.installed) lines.push(`  ${s.pm} install`);
+  lines.push(...firstSteps(s));
   lines.push(`  npx wrangler types   ${dim("# Env gets DORM_NAMESPACE and the five secrets")}`);
   lines.push(`  ${s.scripts.includes("dev") ? runScriptCommand(s.pm, "dev") : "npx wrangler dev"}   ${dim("# then open http://localhost:8787/me")}`);
   if (!s.deployedUrl) lines.push(`  ${cyan("npx create-stripeflare add --deploy")}   ${dim("# after the change: uploads the five secrets, deploys, points the webhook at it")}`);
