@@ -3,7 +3,7 @@
 // unknown params checked, Stripe's error format and statuses, list pagination, metadata,
 // Idempotency-Key replay, and webhook secrets only on creation. Tests can inject failures.
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { StripeApiError, noSuch } from "./errors.js";
 import { parseForm, type Form } from "./form.js";
