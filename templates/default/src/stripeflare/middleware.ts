@@ -2,9 +2,9 @@
 // that have no request (queues, crons).
 //
 // Per request: wallet routes first (/stripe-webhook, /db/*), then the session (one Durable
-// Object round trip, charging a declared price in the same trip), then /me,
-// /me/transactions, /rotate-token or the app's handler, then the X-Price charge (a second round trip, only when the handler set
-// one), and finally X-Balance / X-PaymentLink / Set-Cookie on the way out.
+// Object round trip, charging a declared price in the same trip), then /me, /me/transactions,
+// /rotate-token or the app's handler, then the X-Price charge (a second round trip, only when
+// the handler set one), and finally X-Balance / X-PaymentLink / Set-Cookie on the way out.
 
 import { createClient, databases, stub } from "./databases";
 import { parseToken } from "./identity";
@@ -65,9 +65,9 @@ async function serve<E, U extends StripeUser>(
     });
   }
 
-  const price = declaredPrice(options.prices, request);
-  if (typeof price === "string") return json(500, { error: price });
   const requestLine = `${request.method} ${pathname}`;
+  const price = declaredPrice(options.prices, request, pathname);
+  if (typeof price === "string") return json(500, { error: price });
   let session = await loadSession<U>(
     env,
     read,
@@ -87,7 +87,7 @@ async function serve<E, U extends StripeUser>(
     response = await paymentRequired(request, session, price, session.charge?.message ?? "Payment required", options);
   } else {
     response = await handler(request, env, handlerContext(env, ctx, session, requestLine));
-    const result = await chargeResponsePrice(env, request, response, session, options);
+    const result = await chargeResponsePrice(env, request, requestLine, response, session, options);
     if (result instanceof Response) response = result;
     else charged += result;
   }
@@ -103,9 +103,8 @@ function configurationProblem(env: StripeflareEnv): string | null {
 }
 
 /** Price declared for this request, 0 for none, or a message when the rule gave a bad price. */
-function declaredPrice(rule: PriceRule | undefined, request: Request): number | string {
+function declaredPrice(rule: PriceRule | undefined, request: Request, pathname: string): number | string {
   if (!rule) return 0;
-  const { pathname } = new URL(request.url);
   const value = typeof rule === "function" ? rule(request) : (rule[`${request.method} ${pathname}`] ?? rule[pathname]);
   if (value === undefined || value === null || value === 0) return 0;
   const problem = invalidAmount(value);
@@ -167,6 +166,7 @@ async function chargeAccount<U extends StripeUser>(
 async function chargeResponsePrice<U extends StripeUser>(
   env: StripeflareEnv,
   request: Request,
+  requestLine: string,
   response: Response,
   session: Session<U>,
   options: StripeflareOptions<U>,
@@ -178,11 +178,10 @@ async function chargeResponsePrice<U extends StripeUser>(
   const amount = /^\d+$/.test(value) ? Number(value) : NaN;
   const problem = invalidAmount(amount);
   if (problem) {
-    console.error(`[stripeflare] ${request.method} ${new URL(request.url).pathname} set X-Price ${JSON.stringify(header)}; nothing charged`);
+    console.error(`[stripeflare] ${requestLine} set X-Price ${JSON.stringify(header)}; nothing charged`);
     return json(500, { error: `The app answered with an invalid X-Price header (${JSON.stringify(header)}): it must be a positive whole number of cents. Nothing was charged.` });
   }
   // X-Price-Description (optional) is what the visitor's statement says about this charge.
-  const requestLine = `${request.method} ${new URL(request.url).pathname}`;
   const description = cleanDescription(response.headers.get("X-Price-Description")) ?? requestLine;
   const result = await chargeAccount(env, session, amount, false, requestLine, description);
   if (result.charged) return amount;
