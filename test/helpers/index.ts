@@ -3,4 +3,4 @@ export { runInTerminal, type Exchange, type PtyResult } from "./pty.js";
 export { fileMode, readDevVarsFile, readJson, readState, readWranglerConfig } from "./project.js";
 export { startStripeStandIn, type Failure, type RecordedRequest, type StripeStandIn } from "../stripe-stand-in/server.js";
 export { WALLET_SOURCE, workerWebhookEvents } from "./template-source.js";
-export { keyFlags, ours, useStripeStandIn } from "./stripe.js";
+export { creates, keyFlags, ours, useStripeStandIn } from "./stripe.js";

@@ -31,3 +31,7 @@ export const keyFlags = (standIn: StripeStandIn) => ["--stripe-secret", standIn.
 
 /** Picks the Stripe objects the CLI tagged with this project (`metadata.stripeflare_project`). */
 export const ours = (project: string) => (o: { metadata: Stripe.Metadata }) => o.metadata.stripeflare_project === project;
+
+/** The requests since `since` (an index into `requests`) that create an object: POST /v1/<resource>. */
+export const creates = (standIn: StripeStandIn, since: number) =>
+  standIn.requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/[a-z_]+$/.test(r.path));
