@@ -94,6 +94,12 @@ describe("client_reference_id", () => {
     const accountRef = await encodeReference(secret, { account: token.account });
     for (const ref of [visitorRef, accountRef]) expect(ref).toMatch(/^[A-Za-z0-9_-]{1,200}$/);
     expect(await encodeReference(secret, { account: token.account })).toBe(accountRef);
+    // Sealed ids are remembered per isolate, per secret: another secret gets its own id.
+    const other = "another-secret-0123456789abcdef0123456789";
+    const otherRef = await encodeReference(other, { account: token.account });
+    expect(otherRef).not.toBe(accountRef);
+    expect(await decodeReference(other, otherRef)).toEqual({ account: token.account });
+    expect(await encodeReference(secret, { account: token.account })).toBe(accountRef);
     expect(await decodeReference(secret, visitorRef)).toEqual({ account: token.account, tokenHash: token.hash });
     expect(await decodeReference(secret, accountRef)).toEqual({ account: token.account });
     expect(await decodeReference("another-secret-0123456789abcdef0123456789", accountRef)).toBeNull();

@@ -112,7 +112,17 @@ async function deriveKeys(secret: string): Promise<Keys> {
   return { enc, siv };
 }
 
+// Sealing is deterministic, so a sealed id can be remembered: every request of a known visitor
+// sends its account's id to the account's object (to notice a changed DB_SECRET), and this
+// spares it an HMAC and an AES-GCM per request. Bounded (oldest entries leave first), keyed by
+// the secret too, so a changed secret never gets an id sealed with the old one.
+const REFERENCE_CACHE_SIZE = 4096;
+const referenceCache = new Map<string, string>();
+
 export async function encodeReference(secret: string, payload: ReferencePayload): Promise<string> {
+  const key = `${payload.account}.${payload.tokenHash ?? ""}.${secret}`;
+  const cached = referenceCache.get(key);
+  if (cached !== undefined) return cached;
   const format = payload.tokenHash ? FORMAT_VISITOR : FORMAT_ACCOUNT;
   const plain = concat(fromBase64url(payload.account), payload.tokenHash ? fromBase64url(payload.tokenHash) : new Uint8Array());
   const { enc, siv } = await keysFor(secret);
@@ -120,7 +130,10 @@ export async function encodeReference(secret: string, payload: ReferencePayload)
   const sealed = new Uint8Array(
     await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: Uint8Array.of(format) }, enc, plain),
   );
-  return toBase64url(concat(Uint8Array.of(format), iv, sealed));
+  const reference = toBase64url(concat(Uint8Array.of(format), iv, sealed));
+  if (referenceCache.size >= REFERENCE_CACHE_SIZE) referenceCache.delete(referenceCache.keys().next().value!);
+  referenceCache.set(key, reference);
+  return reference;
 }
 
 /** Opens a client_reference_id; null when it is garbled, forged or sealed with another DB_SECRET. */
