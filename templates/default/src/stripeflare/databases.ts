@@ -82,10 +82,12 @@ export function createClient(
   setup: DatabaseSetup,
   options: { create: boolean; tokenHash?: string | null } = { create: true },
 ): DORMClient {
-  const db = stub(env, setup);
+  // Every request's handler gets a client, most never use it: the stub is made on first use.
+  let stubOf: DurableObjectStub<DORM> | undefined;
+  const db = () => (stubOf ??= stub(env, setup));
   const exec = <T>(sql: string, ...bindings: unknown[]): ExecQuery<T> => {
     // Sent at once (like a DORM client), whether or not the caller awaits it.
-    const pending = db.query(setup, sql, bindings, options) as unknown as Promise<ExecResult<T>>;
+    const pending = db().query(setup, sql, bindings, options) as unknown as Promise<ExecResult<T>>;
     // A caller that never awaits still hears about a failed statement, in the log.
     pending.catch((error) => console.warn(`[stripeflare] query on ${setup.name} failed: ${error}`));
     return {
@@ -97,8 +99,8 @@ export function createClient(
   return {
     name: setup.name,
     exec,
-    raw: (sql, ...bindings) => db.queryRaw(setup, sql, bindings, options) as never,
-    getSchema: () => db.schema(setup),
+    raw: (sql, ...bindings) => db().queryRaw(setup, sql, bindings, options) as never,
+    getSchema: () => db().schema(setup),
   };
 }
 
