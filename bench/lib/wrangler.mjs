@@ -34,7 +34,13 @@ export async function startWrangler({ onError, config, vars = {}, label = "wrang
     "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
-  const child = spawn(wranglerBin, args, { env: toolEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  // wrangler dev turns on local observability by default (X_LOCAL_OBSERVABILITY): a trace
+  // collector in the same workerd writes every span (each Durable Object call, storage and SQL
+  // operation) into a SQLite store, which measured as more than half of workerd's CPU per
+  // request here. The platform does not bill that to the request, and it charges most the side
+  // with the most spans, so the bench turns it off (X_LOCAL_OBSERVABILITY=true brings it back).
+  const env = toolEnv({ X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" });
+  const child = spawn(wranglerBin, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   const keep = (chunk) => {
     output += chunk;
