@@ -1,8 +1,9 @@
 // Charging: X-Price, ctx.charge, declared prices, chargeUser; never overdrawn; ledger = balance.
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { chargeUser } from "../src/stripeflare";
-import { books, fixture, ledger, me, newVisitor, pay, request, testEnv, type Worker } from "./helpers";
+import { chargeUser, type DORM } from "../src/stripeflare";
+import { LEDGER_ROW_SQL, REGISTERED_SQL } from "../src/stripeflare/ledger";
+import { accountDb, books, fixture, ledger, me, newVisitor, pay, request, sqlIn, testEnv, type Worker } from "./helpers";
 
 async function fundedVisitor(worker: Worker, amount: number) {
   const visitor = await newVisitor(worker);
@@ -149,5 +150,41 @@ describe("chargeUser", () => {
     expect(await charge(1, stranger.token)).toMatchObject({ charged: false, message: expect.stringMatching(/not signed up/) });
     expect((await me(worker, visitor)).body.balance).toBe(-1);
     expect(await books(worker.version, visitor.account)).toEqual({ balance: -1, ledger: -1, rows: 3 });
+  });
+});
+
+describe("ledger indexes", () => {
+  const ledgerIndexes = (db: DurableObjectStub<DORM>) =>
+    sqlIn(db, `SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'stripeflare_transactions' ORDER BY name`);
+
+  it("a charge's ledger row updates no index; Stripe lookups and `registered` still use one", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 10);
+    expect((await worker(request("/price?value=3", visitor))).status).toBe(200);
+    const db = accountDb(worker.version, visitor.account);
+    // The only index is the partial (kind, reference) one, which leaves charges out.
+    const indexes = await ledgerIndexes(db);
+    expect(indexes.map((index) => index.name)).toEqual(["stripeflare_transactions_stripe"]);
+    expect(indexes[0]!.sql).toContain("kind NOT IN ('charge', 'rotate')");
+    // Without an index on kind alone, these must be answered by that index, not a scan.
+    for (const [query, ...bindings] of [[LEDGER_ROW_SQL, "credit", "cs_test"], [REGISTERED_SQL]] as const) {
+      const plan = await sqlIn(db, `EXPLAIN QUERY PLAN ${query}`, ...bindings);
+      expect(plan.map((step) => step.detail).join("\n")).toMatch(/^SEARCH stripeflare_transactions USING (COVERING )?INDEX stripeflare_transactions_stripe \(kind=\?/);
+    }
+    expect(await me(worker, visitor)).toMatchObject({ body: { registered: true, balance: 7 } });
+  });
+
+  it("drops the index on kind alone that earlier versions created, on the object's next start", async () => {
+    const worker = fixture();
+    const visitor = await fundedVisitor(worker, 10);
+    const db = accountDb(worker.version, visitor.account);
+    await runInDurableObject(db, (instance: DORM, state) => {
+      state.storage.sql.exec(`CREATE INDEX stripeflare_transactions_kind ON stripeflare_transactions(kind)`);
+      (instance as unknown as { schemaKey: string | undefined }).schemaKey = undefined;
+    });
+    expect((await ledgerIndexes(db)).map((index) => index.name)).toContain("stripeflare_transactions_kind");
+    expect((await worker(request("/price?value=3", visitor))).status).toBe(200);
+    expect((await ledgerIndexes(db)).map((index) => index.name)).toEqual(["stripeflare_transactions_stripe"]);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 7, ledger: 7, rows: 2 });
   });
 });
