@@ -5,7 +5,7 @@
 // wrangler and vitest 5 need Node >= 22.12, while the CLI itself is also tested on the
 // machine's own Node 20 by the suite.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,6 +32,7 @@ const suites = [
 ];
 for (const suite of suites) {
   console.log(`\n=== ${suite.name} tests ===`);
+  rmSync(suite.report, { force: true }); // a crashed run must not be counted from an old report
   suite.status = spawn("npx", ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${suite.report}`], suite.cwd);
 }
 
