@@ -193,10 +193,7 @@ export class StripeLocalState {
 
   /** GET /v1/refunds: newest first, filtered by charge / payment_intent, paginated like Stripe. */
   listRefunds(query: URLSearchParams): LocalList<LocalRefund> {
-    const charge = query.get("charge");
-    const intent = query.get("payment_intent");
-    const all = [...this.refunds.values()].filter((r) => (!charge || r.charge === charge) && (!intent || r.payment_intent === intent));
-    return list("/v1/refunds", all.reverse(), query);
+    return listOfPayment("/v1/refunds", this.refunds, query);
   }
 
   dispute(id: string): LocalDispute {
@@ -206,10 +203,7 @@ export class StripeLocalState {
   }
 
   listDisputes(query: URLSearchParams): LocalList<LocalDispute> {
-    const charge = query.get("charge");
-    const intent = query.get("payment_intent");
-    const all = [...this.disputes.values()].filter((d) => (!charge || d.charge === charge) && (!intent || d.payment_intent === intent));
-    return list("/v1/disputes", all.reverse(), query);
+    return listOfPayment("/v1/disputes", this.disputes, query);
   }
 
   /**
@@ -279,4 +273,16 @@ export class StripeLocalState {
     if (expand.includes("refunds")) return { ...charge, refunds: this.listRefunds(new URLSearchParams({ charge: id, limit: "100" })) };
     return charge;
   }
+}
+
+/** A Stripe list of refunds or disputes, newest first, filtered by `charge` / `payment_intent` as Stripe filters them. */
+function listOfPayment<T extends { id: string; charge: unknown; payment_intent: unknown }>(
+  url: string,
+  items: Map<string, T>,
+  query: URLSearchParams,
+): LocalList<T> {
+  const charge = query.get("charge");
+  const intent = query.get("payment_intent");
+  const matching = [...items.values()].filter((item) => (!charge || item.charge === charge) && (!intent || item.payment_intent === intent));
+  return list(url, matching.reverse(), query);
 }
