@@ -78,14 +78,18 @@ export async function handle(state: StripeLocalState, request: IncomingMessage, 
       if (request.method === "POST") return send(200, state.updateDispute(id, body));
     }
     if (request.method === "GET" && path === "/v1/checkout/sessions") return send(200, state.listCheckoutSessions(url.searchParams));
+    if (request.method === "GET" && (match = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path))) {
+      return send(200, state.checkoutSession(decodeURIComponent(match[1]!), expand));
+    }
+    if (request.method === "GET" && (match = /^\/v1\/payment_links\/([^/]+)$/.exec(path))) {
+      return send(200, state.paymentLink(decodeURIComponent(match[1]!), expand));
+    }
+    if (request.method === "POST" && path === "/local/payment_links") return send(200, state.recordPaymentLink(jsonBody(rawBody)));
+    if (request.method === "POST" && (match = /^\/local\/refunds\/([^/]+)\/fail$/.exec(path))) {
+      return send(200, state.failRefund(decodeURIComponent(match[1]!)));
+    }
     if (request.method === "POST" && path === "/local/checkout_sessions") {
-      let session: LocalCheckoutSession;
-      try {
-        session = JSON.parse(rawBody);
-      } catch {
-        throw invalid("The body must be a JSON Checkout Session.");
-      }
-      return send(200, state.recordCheckoutSession(session));
+      return send(200, state.recordCheckoutSession(jsonBody(rawBody) as LocalCheckoutSession));
     }
     throw invalid(`Unrecognized request URL (${request.method}: ${url.pathname}).`, undefined, undefined, 404);
   } catch (error) {
@@ -116,6 +120,14 @@ export async function startStripeLocal({ port = 0 }: { port?: number } = {}): Pr
     state,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+function jsonBody(raw: string): Record<string, unknown> {
+  try {
+    const body = JSON.parse(raw);
+    if (body && typeof body === "object") return body;
+  } catch {}
+  throw invalid("The body must be a JSON object.");
 }
 
 function readBody(request: IncomingMessage): Promise<string> {

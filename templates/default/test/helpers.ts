@@ -160,8 +160,12 @@ export async function checkoutEvent(options: CheckoutOptions): Promise<Stripe.Ev
   const session: Record<string, unknown> = {
     id: `cs_test_${crypto.randomUUID().replace(/-/g, "")}`,
     object: "checkout.session",
+    amount_subtotal: amount,
     amount_total: amount,
+    created: Math.floor(Date.now() / 1000),
     currency: "usd",
+    livemode: false,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     client_reference_id: options.reference,
     customer_details: { email: options.email ?? "payer@example.com", name: options.name ?? "Pat Payer" },
     mode: "payment",
@@ -171,9 +175,9 @@ export async function checkoutEvent(options: CheckoutOptions): Promise<Stripe.Ev
     status: "complete",
     ...options.session,
   };
-  // Stripe keeps the completed session; the Worker looks it up by PaymentIntent for payments
-  // credited before the payment index recorded charge ids.
-  if (intent) await stripeApi("POST", "/local/checkout_sessions", JSON.stringify(session));
+  // Stripe keeps the completed session: the payment return reads it by id, and the Worker looks
+  // it up by PaymentIntent for payments credited before the payment index recorded charge ids.
+  await stripeApi("POST", "/local/checkout_sessions", JSON.stringify(session));
   return {
     id: `evt_${crypto.randomUUID().replace(/-/g, "")}`,
     object: "event",
@@ -205,6 +209,15 @@ export async function deliver(
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (header !== null) headers["Stripe-Signature"] = header;
   return worker(new Request("https://app.example/stripe-webhook", { method: "POST", headers, body: payload }));
+}
+
+/**
+ * The browser that paid comes back through the Payment Link's redirect
+ * (`/me/paid?session_id=…`): returns the 303 and the token it set, if any.
+ */
+export async function returnFrom(worker: Worker, visitor: Visitor, sessionId: string, headers: Record<string, string> = {}) {
+  const response = await worker(request(`/me/paid?session_id=${encodeURIComponent(sessionId)}`, visitor, { headers, redirect: "manual" }));
+  return { response, token: cookieToken(response) };
 }
 
 /** Pays `amount` for the visitor's reference and delivers the webhook. */

@@ -108,6 +108,7 @@ describe("credit", () => {
       amount: 250,
       cardFingerprint: null,
       verifiedEmail: null,
+      paidAt: null,
     });
     expect(await userRow(worker.version, visitor.account)).toBeUndefined();
 

@@ -62,6 +62,14 @@ export type LocalDispute = Pick<
 
 export type LocalCheckoutSession = Pick<Stripe.Checkout.Session, "id" | "object" | "payment_intent"> & Record<string, unknown>;
 
+/** A Payment Link for one Price, as `GET /v1/payment_links/:id` answers (line_items only when expanded). */
+export type LocalPaymentLink = Pick<Stripe.PaymentLink, "id" | "object" | "active" | "currency" | "livemode" | "metadata" | "url"> & {
+  line_items?: LocalList<LocalLineItem>;
+};
+export type LocalLineItem = Pick<Stripe.LineItem, "id" | "object" | "amount_subtotal" | "amount_total" | "currency" | "description" | "quantity"> & {
+  price: Pick<Stripe.Price, "id" | "object" | "active" | "currency" | "livemode" | "type" | "unit_amount"> & { product: string };
+};
+
 interface StripeErrorBody {
   error: Pick<Stripe.StripeRawError, "type" | "code" | "message" | "param"> & { decline_code?: string };
 }
@@ -87,6 +95,9 @@ export const TEST_CARDS: Record<string, TestCard> = {
   pm_card_createDispute: { brand: "visa", last4: "0259", funding: "credit", dispute: "fraudulent" },
   pm_card_createDisputeInquiry: { brand: "visa", last4: "2684", funding: "credit", dispute: "inquiry" },
   pm_card_new: { brand: "visa", last4: "4242", funding: "credit", unique: true },
+  // Stripe test mode: refunds of this card start as succeeded and fail later (here: when
+  // POST /local/refunds/:id/fail says so).
+  pm_card_refundFail: { brand: "visa", last4: "5126", funding: "credit" },
 };
 export const LINK_METHOD = "pm_link";
 

@@ -19,9 +19,15 @@ import {
   chargeAccount,
   creditAccount,
   linkVisitor,
+  markUpgraded,
+  mergeIn,
+  mergeOut,
   readSession,
+  reverseCharge,
+  revokeAllTokens,
   revokeToken,
   rotateToken,
+  signOutOthers,
   statementRows,
   upgradeLedger,
 } from "./ledger";
@@ -37,7 +43,7 @@ import {
   pendingSnapshot,
   recordMirrorTarget,
 } from "./mirror";
-import { INDEX_SCHEMA, claimPayment, findPayment } from "./payment-index";
+import { INDEX_SCHEMA, beginLogin, claimPayment, findPayment, finishLogin } from "./payment-index";
 import type {
   ChargeRequest,
   ChargeResult,
@@ -47,6 +53,8 @@ import type {
   CreditResult,
   DatabaseSetup,
   DisputeRequest,
+  LoginDecision,
+  LoginRequest,
   MirrorSnapshot,
   PaymentRecord,
   RefundRequest,
@@ -134,6 +142,40 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     this.transaction(() => revokeToken(this.storage.sql, tokenHash));
   }
 
+  async markUpgraded(setup: DatabaseSetup, tokenHash: string): Promise<void> {
+    if (!this.ensure(setup, false)) return;
+    this.transaction(() => markUpgraded(this.storage.sql, tokenHash));
+  }
+
+  async signOutOthers(setup: DatabaseSetup, account: string, keepHash: string): Promise<{ removed: number; merged: string[] }> {
+    this.ensure(setup, true);
+    return this.writeAndMirror((sql) => signOutOthers(sql, account, keepHash));
+  }
+
+  async revokeAll(setup: DatabaseSetup): Promise<number> {
+    if (!this.ensure(setup, false)) return 0;
+    return this.transaction(() => revokeAllTokens(this.storage.sql));
+  }
+
+  async mergeOut(setup: DatabaseSetup, account: string, reference: string, target: string): Promise<number> {
+    this.ensure(setup, true);
+    return this.writeAndMirror((sql) => mergeOut(sql, account, reference, target));
+  }
+
+  /** Login by payment, on the account the browser becomes: the merged balance (if any) and the browser's new token (if any). */
+  async acceptLogin(setup: DatabaseSetup, account: string, reference: string, from: string | null, amount: number, tokenHash: string | null): Promise<void> {
+    this.ensure(setup, true);
+    await this.writeAndMirror((sql) => {
+      if (from !== null) mergeIn(sql, account, reference, from, amount);
+      if (tokenHash !== null) addToken(sql, tokenHash);
+    });
+  }
+
+  async reverseCharge(setup: DatabaseSetup, account: string, amount: number, requestLine: string): Promise<number> {
+    if (!this.ensure(setup, false)) return 0;
+    return this.writeAndMirror((sql) => reverseCharge(sql, account, amount, requestLine));
+  }
+
   /**
    * Runs one statement for `ctx.client` / the admin API. `create` false answers "no such
    * database" rather than creating one; `tokenHash` (the session's own token) is registered
@@ -204,6 +246,16 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   async claim(setup: DatabaseSetup, request: ClaimRequest): Promise<ClaimResult> {
     this.ensure(setup, true);
     return this.transaction(() => claimPayment(this.storage.sql, request));
+  }
+
+  async beginLogin(setup: DatabaseSetup, request: LoginRequest): Promise<LoginDecision> {
+    this.ensure(setup, true);
+    return this.transaction(() => beginLogin(this.storage.sql, request));
+  }
+
+  async finishLogin(setup: DatabaseSetup, reference: string): Promise<void> {
+    this.ensure(setup, true);
+    this.transaction(() => finishLogin(this.storage.sql, reference));
   }
 
   async payment(setup: DatabaseSetup, paymentIds: string[], checkoutSessions: string[] = []): Promise<PaymentRecord | null> {

@@ -6,9 +6,14 @@
 // Ledger (`stripeflare_transactions`), one row per balance change:
 //   kind          'credit' (a paid checkout session; "topup" in the statement), 'charge' (a
 //                 request's price), 'refund' (a Stripe refund), 'refund_reversed' (a refund
-//                 that failed or was canceled: the money comes back), 'dispute' (the amount a
-//                 dispute holds), 'dispute_won' (the hold released), 'dispute_lost' (0 cents:
-//                 the hold stays), 'rotate' (token rotation: 0 cents, an audit line).
+//                 that failed or was canceled: the money comes back), 'refund_failed' (0 cents:
+//                 a refund that failed before it was ever debited, so a late "succeeded"
+//                 snapshot of it cannot debit), 'dispute' (the amount a dispute holds),
+//                 'dispute_won' (the hold released), 'dispute_lost' (0 cents: the hold stays),
+//                 'rotate' (token rotation or sign-out: 0 cents, an audit line), 'reversed'
+//                 (a paid request that ended in a server error gives its price back),
+//                 'merge_out' / 'merge_in' (login by payment moved this account's balance into
+//                 the account the card belongs to; reference: the checkout session).
 //   amount        signed cents: +credit, -charge
 //   balance_after users.balance right after this row
 //   reference     what the row is about: the Stripe object (cs_… of a credit, re_… of a
@@ -40,6 +45,12 @@ export const ACCOUNT_SCHEMA = [
     token_hash TEXT PRIMARY KEY,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
   )`,
+  // Tokens of a merged account that a browser already traded for a token of the account it
+  // was merged into: shown again, they still open it, but mint nothing more.
+  `CREATE TABLE IF NOT EXISTS stripeflare_upgraded_tokens (token_hash TEXT PRIMARY KEY)`,
+  // Accounts merged into this one (login by payment): signing out everywhere else reaches
+  // the tokens they still hold.
+  `CREATE TABLE IF NOT EXISTS stripeflare_merged_accounts (account TEXT PRIMARY KEY)`,
   `CREATE TABLE IF NOT EXISTS stripeflare_transactions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -193,12 +204,20 @@ export function readSession(
   }
   if (!user) return { kind: "visitor" };
   const target = user.verified_user_access_token;
-  if (typeof target === "string" && target !== account) return { kind: "alias", account: target };
+  if (typeof target === "string" && target !== account) {
+    // Each token is traded for a token of the target once: a browser that keeps sending the
+    // old cookie (a stale tab, a lost Set-Cookie) does not pile up tokens.
+    const upgrade =
+      tokenHash !== null &&
+      sql.exec(`INSERT OR IGNORE INTO stripeflare_upgraded_tokens (token_hash) VALUES (?) RETURNING 1`, tokenHash).toArray().length > 0;
+    return { kind: "alias", account: target, upgrade };
+  }
 
   const registered = sql.exec(REGISTERED_SQL).toArray().length > 0;
-  // DB_SECRET changed since the row was written: store the id this secret can read, so
-  // admin queries and the payment link agree again.
-  if (registered && user.client_reference_id !== clientReferenceId) {
+  // The id is always derived from the account: a row the app wrote before the first payment
+  // has none, and after a DB_SECRET change the stored one no longer opens. Store the one this
+  // secret reads, so the payment link, admin queries and the webhook agree.
+  if (user.client_reference_id !== clientReferenceId) {
     sql.exec(`UPDATE users SET client_reference_id = ? WHERE access_token = ?`, clientReferenceId, account);
     user.client_reference_id = clientReferenceId;
   }
@@ -246,6 +265,70 @@ export function revokeToken(sql: SqlStorage, tokenHash: string): void {
   sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash = ?`, tokenHash);
 }
 
+/** A browser traded this token for one of the account it now points at: it mints no more. */
+export function markUpgraded(sql: SqlStorage, tokenHash: string): void {
+  sql.exec(`INSERT OR IGNORE INTO stripeflare_upgraded_tokens (token_hash) VALUES (?)`, tokenHash);
+}
+
+/**
+ * Signs out every token of the account but `keepHash`; returns how many were removed and the
+ * accounts merged into this one, whose databases still hold tokens that lead here.
+ */
+export function signOutOthers(sql: SqlStorage, account: string, keepHash: string): { removed: number; merged: string[] } {
+  const removed = sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash != ? RETURNING 1`, keepHash).toArray().length;
+  addToken(sql, keepHash);
+  if (userRow(sql, account)) {
+    sql.exec(
+      `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description)
+       VALUES ('rotate', 0, ?, 'signed out every other token')`,
+      balanceOf(sql, account),
+    );
+  }
+  const merged = sql.exec<{ account: string }>(`SELECT account FROM stripeflare_merged_accounts`).toArray().map((row) => row.account);
+  return { removed, merged };
+}
+
+/** Forgets every token of this database (a merged account, when its target signs out everywhere else). */
+export function revokeAllTokens(sql: SqlStorage): number {
+  return sql.exec(`DELETE FROM stripeflare_tokens RETURNING 1`).toArray().length;
+}
+
+/**
+ * Login by payment moves this account's whole balance into `target` (the account the card
+ * belongs to) and points the account there. Once per checkout session: a repeat answers the
+ * amount moved the first time.
+ */
+export function mergeOut(sql: SqlStorage, account: string, reference: string, target: string): number {
+  const done = ledgerRow(sql, "merge_out", reference);
+  if (done) return -done.amount;
+  const balance = balanceOf(sql, account);
+  move(sql, account, "merge_out", -balance, reference, null, `Moved to account ${target} (login by payment)`);
+  sql.exec(`UPDATE users SET verified_user_access_token = ? WHERE access_token = ?`, target, account);
+  return balance;
+}
+
+/** The other half of mergeOut, in the target account; once per checkout session. */
+export function mergeIn(sql: SqlStorage, account: string, reference: string, from: string, amount: number): void {
+  sql.exec(`INSERT OR IGNORE INTO stripeflare_merged_accounts (account) VALUES (?)`, from);
+  if (ledgerRow(sql, "merge_in", reference)) return;
+  move(sql, account, "merge_in", amount, reference, null, `Moved from account ${from} (login by payment)`);
+}
+
+/** Gives back the price of a paid request that ended in a server error (no reference: never unique). */
+export function reverseCharge(sql: SqlStorage, account: string, amount: number, requestLine: string): number {
+  const [row] = sql
+    .exec<{ balance: number }>(`UPDATE users SET balance = coalesce(balance, 0) + ? WHERE access_token = ? RETURNING balance`, amount, account)
+    .toArray();
+  if (!row) return 0;
+  sql.exec(
+    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description) VALUES ('reversed', ?, ?, ?)`,
+    amount,
+    row.balance,
+    `${requestLine} failed with a server error: price given back`,
+  );
+  return Number(row.balance);
+}
+
 export function addToken(sql: SqlStorage, tokenHash: string): void {
   sql.exec(`INSERT OR IGNORE INTO stripeflare_tokens (token_hash) VALUES (?)`, tokenHash);
 }
@@ -261,12 +344,18 @@ export function applyRefunds(sql: SqlStorage, req: RefundRequest): ReversalResul
   const applied: string[] = [];
   for (const refund of req.refunds) {
     const debit = ledgerRow(sql, "refund", refund.id);
-    if (refund.active && !debit && refund.amount > 0) {
+    // failed and canceled are final at Stripe: once seen, no later "succeeded" (a snapshot
+    // delivered late) debits this refund again.
+    const ended = ledgerRow(sql, "refund_reversed", refund.id) ?? ledgerRow(sql, "refund_failed", refund.id);
+    if (refund.active && !debit && !ended && refund.amount > 0) {
       move(sql, req.account, "refund", -refund.amount, refund.id, refund.currency, `Refund of ${req.charge}`);
       applied.push(`refund ${refund.id} -${refund.amount}`);
-    } else if (!refund.active && debit && !ledgerRow(sql, "refund_reversed", refund.id)) {
+    } else if (!refund.active && debit && !ended) {
       move(sql, req.account, "refund_reversed", -debit.amount, refund.id, refund.currency, `Refund of ${req.charge} ${refund.status ?? "reversed"}`);
       applied.push(`refund ${refund.id} reversed +${-debit.amount}`);
+    } else if (!refund.active && !debit && !ended) {
+      move(sql, req.account, "refund_failed", 0, refund.id, refund.currency, `Refund of ${req.charge} ${refund.status ?? "failed"} before it was debited`);
+      applied.push(`refund ${refund.id} ${refund.status ?? "failed"}`);
     }
   }
   return { applied, balance: balanceOf(sql, req.account) };

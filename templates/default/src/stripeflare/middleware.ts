@@ -1,16 +1,22 @@
 // withStripeflare(handler): the wallet as a fetch middleware, and chargeUser for handlers
 // that have no request (queues, crons).
 //
-// Per request: wallet routes first (/stripe-webhook, /db/*), then the session (one Durable
-// Object round trip, charging a declared price in the same trip), then /me, /me/transactions,
-// /rotate-token or the app's handler, then the X-Price charge (a second round trip, only when
-// the handler set one), and finally X-Balance / X-PaymentLink / Set-Cookie on the way out.
+// Per request: wallet routes first (/stripe-webhook, /db/*, /me/paid: the Payment Link's
+// redirect), then the session (one Durable Object round trip, charging a declared price in the
+// same trip), then /me, /me/transactions, /rotate-token, /me/sign-out-others or the app's
+// handler, then the X-Price charge (a second round trip, only when the handler set one), and
+// finally X-Balance / X-PaymentLink / Set-Cookie on the way out.
+//
+// Browsers: HEAD and a cookie-identified request from another site are never charged, a
+// cross-site request with an unsafe method never gets a token, and a request that ends in a
+// server error gives back what it charged.
 
 import { createClient, databases, stub } from "./databases";
 import { parseToken } from "./identity";
 import { invalidAmount } from "./ledger";
-import { databaseApi, json, me, rotate } from "./routes";
-import { loadSession, readToken, sessionCookie, type Session } from "./session";
+import { PAYMENT_RETURN_PATH, paymentReturn } from "./payment-return";
+import { databaseApi, json, me, rotate, SIGN_OUT_OTHERS_PATH, signOutOthers } from "./routes";
+import { isCrossSite, isSafeMethod, loadSession, readToken, sessionCookie, type Session } from "./session";
 import { cleanDescription, statement, STATEMENT_PATH } from "./statement";
 import type {
   ChargeResult,
@@ -52,46 +58,94 @@ async function serve<E, U extends StripeUser>(
     return json(500, { error: `Stripeflare is not configured: ${problem}` });
   }
   const dbs = databases(options.customMigrations, options.version);
-  const { pathname } = new URL(request.url);
+  const url = new URL(request.url);
+  const { pathname } = url;
 
   if (pathname === "/stripe-webhook") return handleWebhook(request, env, options.customMigrations, options.version);
   if (pathname === "/db" || pathname.startsWith("/db/")) return databaseApi(request, env, dbs);
 
   const read = await readToken(request);
-  if (read.kind === "malformed" && read.source === "bearer") {
-    console.warn(`[stripeflare] malformed Bearer token on ${request.method} ${pathname}`);
-    return json(401, { error: "Malformed Bearer token: expected the access_token this Worker issued" }, {
-      "WWW-Authenticate": 'Bearer error="invalid_token"',
-    });
-  }
+  if (read.kind === "malformed" && read.source === "bearer") return invalidBearer(request, pathname, "Malformed Bearer token: expected the access_token this Worker issued");
+  if (pathname === PAYMENT_RETURN_PATH) return paymentReturn(request, env, read, dbs);
 
   const requestLine = `${request.method} ${pathname}`;
+  const crossSite = isCrossSite(request, url);
+  // Never charged: HEAD (link checkers, prefetch) and a browser's request from another site
+  // (a link or a form there must not spend a visitor's balance). Bearer callers are not
+  // browsers, so their Sec-Fetch-Site means nothing.
+  const notCharged =
+    request.method === "HEAD" ? "HEAD requests are never charged" :
+    crossSite && read.kind === "token" && read.source === "cookie" ? "a request from another site is never charged" : null;
   const price = declaredPrice(options.prices, request, pathname);
   if (typeof price === "string") return json(500, { error: price });
-  let session = await loadSession<U>(
+  const session = await loadSession<U>(
     env,
     read,
     dbs,
-    price ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine } : undefined,
+    price && !notCharged ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine } : undefined,
+    !(crossSite && !isSafeMethod(request.method)),
   );
-  let charged = session.charge?.charged ? price! : 0;
+  if (!session) return invalidBearer(request, pathname, "This Bearer token opens no account (rotated away or signed out): use the current one");
+  const tally = { charged: session.charge?.charged ? price : 0 };
 
   let response: Response;
+  let current = session;
   if (pathname === "/me") {
     response = me(request, session);
   } else if (pathname === STATEMENT_PATH) {
     response = await statement(request, env, session);
   } else if (pathname === "/rotate-token") {
-    ({ response, session } = await rotate(request, env, session));
+    ({ response, session: current } = await rotate(request, env, session));
+  } else if (pathname === SIGN_OUT_OTHERS_PATH) {
+    ({ response, session: current } = await signOutOthers(request, env, session));
+  } else if (price && notCharged) {
+    response = notChargedResponse(request, notCharged, url);
   } else if (price && !session.charge?.charged) {
     response = await paymentRequired(request, session, price, session.charge?.message ?? "Payment required", options);
   } else {
-    response = await handler(request, env, handlerContext(env, ctx, session, requestLine));
-    const result = await chargeResponsePrice(env, request, requestLine, response, session, options);
-    if (result instanceof Response) response = result;
-    else charged += result;
+    try {
+      response = await handler(request, env, handlerContext(env, ctx, session, requestLine, notCharged, tally));
+    } catch (error) {
+      await giveBack(env, session, tally, requestLine);
+      throw error;
+    }
+    if (response.status >= 500) {
+      // A server error is not what was paid for: whatever this request charged goes back.
+      await giveBack(env, session, tally, requestLine);
+      if (response.headers.has("X-Price")) console.warn(`[stripeflare] ${requestLine} answered ${response.status}; X-Price not charged`);
+    } else if (notCharged && response.headers.has("X-Price")) {
+      if (request.method !== "HEAD") {
+        await response.body?.cancel();
+        response = notChargedResponse(request, notCharged, url);
+      }
+    } else {
+      const result = await chargeResponsePrice(env, request, requestLine, response, session, options);
+      if (result instanceof Response) response = result;
+      else tally.charged += result;
+    }
   }
-  return finish(response, session, charged);
+  return finish(response, current, tally.charged);
+}
+
+function invalidBearer(request: Request, pathname: string, message: string): Response {
+  console.warn(`[stripeflare] ${request.method} ${pathname}: ${message}`);
+  return json(401, { error: message }, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+}
+
+/** A priced request the wallet will not charge (HEAD, or a browser's request from another site). */
+function notChargedResponse(request: Request, reason: string, url: URL): Response {
+  if (request.method === "HEAD") return new Response(null, { status: 204, headers: { "Cache-Control": "private, no-store" } });
+  return json(403, { error: `Not charged: ${reason}. Open ${url.origin}${url.pathname} on this site itself.` });
+}
+
+/** Gives back what this request charged (a 5xx or a handler that threw): one ledger row. */
+async function giveBack<U extends StripeUser>(env: StripeflareEnv, session: Session<U>, tally: { charged: number }, requestLine: string) {
+  if (tally.charged <= 0) return;
+  const setup = session.dbs.account(session.account);
+  const balance = await stub(env, setup).reverseCharge(setup, session.account, tally.charged, requestLine);
+  console.warn(`[stripeflare] ${requestLine} failed after charging ${tally.charged}; given back (balance ${balance})`);
+  session.user.balance = balance;
+  tally.charged = 0;
 }
 
 /** Missing secrets that make the wallet unusable; the Stripe ones only matter on their routes. */
@@ -120,6 +174,8 @@ function handlerContext<U extends StripeUser>(
   ctx: ExecutionContext,
   session: Session<U>,
   requestLine: string,
+  notCharged: string | null,
+  tally: { charged: number },
 ): StripeflareContext<U> {
   const setup = session.dbs.account(session.account);
   return {
@@ -134,8 +190,12 @@ function handlerContext<U extends StripeUser>(
     // The visitor's own database. Before the first payment it does not exist yet; the first
     // write through this client creates it and registers the visitor's token with it.
     client: createClient(env, setup, { create: true, tokenHash: session.hasRow ? null : session.token.hash }),
-    charge: (amountCents, allowNegativeBalance = false, description?: string) =>
-      chargeAccount(env, session, amountCents, allowNegativeBalance, requestLine, cleanDescription(description) ?? "ctx.charge"),
+    charge: async (amountCents, allowNegativeBalance = false, description?: string) => {
+      if (notCharged) return { charged: false, message: notCharged };
+      const result = await chargeAccount(env, session, amountCents, allowNegativeBalance, requestLine, cleanDescription(description) ?? "ctx.charge");
+      if (result.charged) tally.charged += amountCents;
+      return result;
+    },
   } as StripeflareContext<U>;
 }
 
@@ -263,5 +323,6 @@ export async function chargeUser(
     reference: "chargeUser",
     description: cleanDescription(description) ?? "chargeUser",
   });
+  if (!session) return { charged: false, message: "This access token opens no account (rotated away or signed out)" };
   return session.charge ?? { charged: false, message: "User is not signed up yet and cannot be charged" };
 }

@@ -1,20 +1,29 @@
 // The payment index: one small global database (per version) that decides, once per checkout
-// session, which account a payment credits. It is only on the webhook path, and webhooks are
-// rare, so a single object is plenty.
+// session, which account a payment credits, and whether the browser that paid may log in. It
+// is only on the webhook and payment-return paths, which are rare, so one object is plenty.
 //
 // - accounts:     every account id that has been credited (accounts are born by payment).
-// - fingerprints: card fingerprint -> the first account that paid with that card.
-// - emails:       verified (Link) email -> the first account that paid with it.
-// - claims:       checkout session id -> the account it credits. Written once; a redelivery
-//                 (concurrent or days later) gets the same answer, so the credit that follows
-//                 always targets the same account, whose ledger then refuses the duplicate.
+// - aliases:      account -> the account it was merged into (login by payment, see beginLogin).
+// - claims:       checkout session id -> the account it credits: always the account named by
+//                 the session's client_reference_id (the link's owner), or what that account
+//                 had been merged into when it was claimed. Written once; a redelivery gets
+//                 the same answer (and, if that account was merged since, where it went).
+// - payers:       checkout session id -> how it was paid (card fingerprint, Link email) and when.
+// - fingerprints: card fingerprint -> the account that card logs in to.
+// - emails:       verified (Link) email -> the account that email logs in to.
+//                 Both are written only when the browser that paid comes back through the
+//                 Payment Link's redirect holding the link owner's token (beginLogin), never by
+//                 a webhook: whoever pays someone else's link ties nothing to that link's owner.
+// - logins:       checkout session id -> the one login by payment it allowed.
 // - payments:     PaymentIntent / Charge id -> the account its checkout session credited, so
-//                 a refund or dispute (which names only the charge) debits that same account,
-//                 login by payment included. Claims made before this table existed have no
-//                 rows here; the webhook then asks Stripe for the charge's checkout session
-//                 and finds its claim (see findPayment).
+//                 a refund or dispute (which names only the charge) debits that same account.
+//                 Claims made before this table existed have no rows here; the webhook then
+//                 asks Stripe for the charge's checkout session and finds its claim.
 
-import type { ClaimRequest, ClaimResult, PaymentRecord } from "./types";
+import type { ClaimRequest, ClaimResult, LoginDecision, LoginRequest, PaymentRecord } from "./types";
+
+/** How long after paying the browser that paid may still log in through the redirect. */
+export const LOGIN_WINDOW_SECONDS = 60 * 60;
 
 export const INDEX_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS accounts (
@@ -36,6 +45,19 @@ export const INDEX_SCHEMA = [
     account TEXT NOT NULL,
     checkout_session TEXT NOT NULL
   )`,
+  `CREATE TABLE IF NOT EXISTS aliases (account TEXT PRIMARY KEY, target TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS payers (
+    reference TEXT PRIMARY KEY,
+    card_fingerprint TEXT,
+    verified_email TEXT,
+    paid_at INTEGER
+  )`,
+  `CREATE TABLE IF NOT EXISTS logins (
+    reference TEXT PRIMARY KEY,
+    decision TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  )`,
 ];
 
 export function claimPayment(sql: SqlStorage, req: ClaimRequest): ClaimResult {
@@ -47,24 +69,17 @@ export function claimPayment(sql: SqlStorage, req: ClaimRequest): ClaimResult {
     .toArray()[0];
   if (previous) {
     // A redelivery may carry ids the first delivery could not read (Stripe was down then).
-    recordPaymentIds(sql, req.paymentIds, previous.account, req.reference);
-    return { account: previous.account, createdAccount: previous.created_account === 1, duplicate: true };
+    const now = resolve(sql, previous.account);
+    recordPaymentIds(sql, req.paymentIds, now, req.reference);
+    recordPayer(sql, req);
+    return { account: previous.account, mergedInto: now === previous.account ? null : now, createdAccount: previous.created_account === 1, duplicate: true };
   }
 
-  // A visitor who already has an account is credited as themselves, whatever card they used.
-  // A visitor without one is logged in by payment when the card or Link email is known.
-  const isAccount = sql.exec(`SELECT 1 FROM accounts WHERE account = ?`, req.visitor).toArray().length > 0;
-  const known = isAccount ? undefined : (findByFingerprint(sql, req.cardFingerprint) ?? findByEmail(sql, req.verifiedEmail));
-  const account = known ?? req.visitor;
-  const createdAccount = !isAccount && !known;
-
+  // The link's owner receives what was paid on it, whatever card paid: a payment never moves
+  // anyone into another account (that happens only in the browser that paid, beginLogin).
+  const account = resolve(sql, req.visitor);
+  const createdAccount = !isAccount(sql, account);
   if (createdAccount) sql.exec(`INSERT INTO accounts (account) VALUES (?)`, account);
-  if (req.cardFingerprint) {
-    sql.exec(`INSERT OR IGNORE INTO fingerprints (card_fingerprint, account) VALUES (?, ?)`, req.cardFingerprint, account);
-  }
-  if (req.verifiedEmail) {
-    sql.exec(`INSERT OR IGNORE INTO emails (verified_email, account) VALUES (?, ?)`, req.verifiedEmail, account);
-  }
   sql.exec(
     `INSERT INTO claims (reference, visitor, account, created_account, amount) VALUES (?, ?, ?, ?, ?)`,
     req.reference,
@@ -73,8 +88,110 @@ export function claimPayment(sql: SqlStorage, req: ClaimRequest): ClaimResult {
     createdAccount ? 1 : 0,
     req.amount,
   );
+  recordPayer(sql, req);
   recordPaymentIds(sql, req.paymentIds, account, req.reference);
-  return { account, createdAccount, duplicate: false };
+  return { account, mergedInto: null, createdAccount, duplicate: false };
+}
+
+/**
+ * Login by payment, decided once per checkout session when the browser that paid comes back
+ * through the Payment Link's redirect (`browser`: the account its token opens, or null):
+ *
+ * - the card (or Link email) belongs to another account: the browser becomes that account,
+ *   and the account the browser held so far (if it has one) is merged into it;
+ * - the card belongs to nobody yet and the browser is the link's owner: the card (and email)
+ *   now log in to the owner's account;
+ * - anything else (someone else's link, a late or second visit): nothing.
+ *
+ * A repeat of a login that has not finished (the merge failed midway) answers the same
+ * decision, so it can be completed; a finished one answers "none".
+ */
+export function beginLogin(sql: SqlStorage, req: LoginRequest): LoginDecision {
+  const previous = sql.exec<{ decision: string; done: number }>(`SELECT decision, done FROM logins WHERE reference = ?`, req.reference).toArray()[0];
+  if (previous) return previous.done ? { kind: "none", reason: "this payment was already used to log in" } : JSON.parse(previous.decision);
+
+  const claim = sql.exec<{ account: string }>(`SELECT account FROM claims WHERE reference = ?`, req.reference).toArray()[0];
+  if (!claim) return { kind: "none", reason: "the payment is not credited yet" };
+  const payer = sql
+    .exec<{ card_fingerprint: string | null; verified_email: string | null; paid_at: number | null }>(
+      `SELECT card_fingerprint, verified_email, paid_at FROM payers WHERE reference = ?`,
+      req.reference,
+    )
+    .toArray()[0];
+  let decision: LoginDecision;
+  if (!payer || (!payer.card_fingerprint && !payer.verified_email)) {
+    decision = { kind: "none", reason: "the payment carries no card fingerprint or Link email" };
+  } else if (payer.paid_at === null || req.now - payer.paid_at > LOGIN_WINDOW_SECONDS) {
+    decision = { kind: "none", reason: `the payment is older than ${LOGIN_WINDOW_SECONDS} s` };
+  } else {
+    const owner = resolve(sql, claim.account);
+    const browser = req.browser === null ? null : resolve(sql, req.browser);
+    const known = findByFingerprint(sql, payer.card_fingerprint) ?? findByEmail(sql, payer.verified_email);
+    const tied = known === undefined ? undefined : resolve(sql, known);
+    if (tied !== undefined && tied !== browser) {
+      const mergeFrom = browser !== null && isAccount(sql, browser) ? browser : null;
+      if (mergeFrom) mergeInto(sql, mergeFrom, tied);
+      decision = { kind: "login", account: tied, mergeFrom };
+    } else if (tied === undefined && browser === owner) {
+      tie(sql, payer.card_fingerprint, payer.verified_email, owner);
+      decision = { kind: "none", reason: "the card now logs in to this account" };
+    } else {
+      decision = { kind: "none", reason: tied === undefined ? "the card belongs to no account" : "already this account" };
+    }
+  }
+  sql.exec(
+    `INSERT INTO logins (reference, decision, done) VALUES (?, ?, ?)`,
+    req.reference,
+    JSON.stringify(decision),
+    decision.kind === "none" ? 1 : 0,
+  );
+  return decision;
+}
+
+export function finishLogin(sql: SqlStorage, reference: string): void {
+  sql.exec(`UPDATE logins SET done = 1 WHERE reference = ?`, reference);
+}
+
+/**
+ * From now on everything that named `from` names `into`: payments (a refund debits where the
+ * money is now), cards, emails, aliases. Claims keep the account they credited: that
+ * account's ledger holds the session's unique credit row, so a redelivery stays a no-op there
+ * (and creditSession forwards what a late first delivery credits).
+ */
+function mergeInto(sql: SqlStorage, from: string, into: string): void {
+  sql.exec(`INSERT INTO aliases (account, target) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET target = excluded.target`, from, into);
+  sql.exec(`UPDATE aliases SET target = ? WHERE target = ?`, into, from);
+  for (const table of ["payments", "fingerprints", "emails"]) {
+    sql.exec(`UPDATE ${table} SET account = ? WHERE account = ?`, into, from);
+  }
+}
+
+function tie(sql: SqlStorage, fingerprint: string | null, email: string | null, account: string): void {
+  if (fingerprint) sql.exec(`INSERT OR IGNORE INTO fingerprints (card_fingerprint, account) VALUES (?, ?)`, fingerprint, account);
+  if (email) sql.exec(`INSERT OR IGNORE INTO emails (verified_email, account) VALUES (?, ?)`, email, account);
+}
+
+/** The account an account id stands for now (itself, or what it was merged into). */
+function resolve(sql: SqlStorage, account: string): string {
+  return sql.exec<{ target: string }>(`SELECT target FROM aliases WHERE account = ?`, account).toArray()[0]?.target ?? account;
+}
+
+function isAccount(sql: SqlStorage, account: string): boolean {
+  return sql.exec(`SELECT 1 FROM accounts WHERE account = ?`, account).toArray().length > 0;
+}
+
+function recordPayer(sql: SqlStorage, req: ClaimRequest): void {
+  sql.exec(
+    `INSERT INTO payers (reference, card_fingerprint, verified_email, paid_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (reference) DO UPDATE SET
+       card_fingerprint = coalesce(card_fingerprint, excluded.card_fingerprint),
+       verified_email = coalesce(verified_email, excluded.verified_email),
+       paid_at = coalesce(paid_at, excluded.paid_at)`,
+    req.reference,
+    req.cardFingerprint,
+    req.verifiedEmail,
+    req.paidAt,
+  );
 }
 
 /**

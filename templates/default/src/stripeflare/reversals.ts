@@ -2,6 +2,9 @@
 //
 //   charge.refunded            the charge's refunds, each debited once (reference re_…)
 //   charge.refund.updated      one refund changed; failed / canceled gives a debit back
+// Both read the charge's refunds from Stripe rather than trusting the event's snapshot, and a
+// refund seen failed or canceled stays so (its ledger row says so), in whatever order the
+// events arrive.
 //   charge.dispute.created     the disputed amount is held (debited, reference dp_…)
 //   charge.dispute.closed      won: the hold is released (credited back); lost: it stays
 //
@@ -51,11 +54,9 @@ async function refund(event: Stripe.Event, env: StripeflareEnv, dbs: Databases):
   const payment = await findPayment(env, dbs, chargeId, idOf(object.payment_intent));
   if (!payment) return ignore(event, `charge ${chargeId} is not a payment this Worker credited`);
 
-  let refunds: Stripe.Refund[];
-  if (!isCharge) refunds = [object as Stripe.Refund];
-  else if (Array.isArray(object.refunds?.data) && object.refunds.has_more === false) refunds = object.refunds.data;
-  else refunds = await stripeRead(`the refunds of ${chargeId}`, () => refundsOf(env, chargeId));
-
+  // Whatever the event carries is a snapshot, and Stripe may deliver an old one late (a
+  // "succeeded" refund that has failed since): what counts is the refunds' state now.
+  const refunds = await stripeRead(`the refunds of ${chargeId}`, () => refundsOf(env, chargeId));
   const usable = refunds.filter((r) => r && typeof r.id === "string" && isStripeAmount(r.amount) && r.amount > 0);
   if (usable.length < refunds.length) {
     console.warn(`[stripeflare] webhook ${event.id}: ${refunds.length - usable.length} refund(s) of ${chargeId} without an id or an amount Stripe can charge; skipped`);

@@ -76,6 +76,42 @@ export async function rotate<U extends StripeUser>(
   };
 }
 
+export const SIGN_OUT_OTHERS_PATH = "/me/sign-out-others";
+
+/**
+ * POST /me/sign-out-others: every other token of the account stops opening it (other
+ * devices, leaked tokens, and the tokens of accounts merged into this one by login by
+ * payment). The caller keeps its token; one that opened the account only through a merged
+ * account gets a token of the account itself (a cookie, or `access_token` for Bearer clients).
+ */
+export async function signOutOthers<U extends StripeUser>(
+  request: Request,
+  env: StripeflareEnv,
+  session: Session<U>,
+): Promise<{ response: Response; session: Session<U> }> {
+  if (request.method !== "POST") {
+    return { response: json(405, { error: `Method not allowed: use POST ${SIGN_OUT_OTHERS_PATH}` }, { Allow: "POST" }), session };
+  }
+  if (!session.hasRow || !session.presentedHash) {
+    return { response: json(409, { error: "No account to sign out of: this visitor has not paid yet" }), session };
+  }
+  const dbs = session.dbs;
+  const keep = session.via ? await mintToken(session.account) : session.token;
+  const account = dbs.account(session.account);
+  const { removed, merged } = await stub(env, account).signOutOthers(account, session.account, keep.hash);
+  let revoked = 0;
+  for (const other of merged) revoked += await stub(env, dbs.account(other)).revokeAll(dbs.account(other));
+  const next = session.via ? { ...session, token: keep, setCookie: session.source === "cookie", via: null, presentedHash: keep.hash } : session;
+  console.log(`[stripeflare] ${session.account} signed out ${removed + revoked} other token(s)`);
+  return {
+    response: json(200, {
+      signedOut: removed + revoked,
+      ...(session.via && session.source === "bearer" ? { access_token: keep.token } : {}),
+    }),
+    session: next,
+  };
+}
+
 /**
  * /db/*: dormroom's query API and Outerbase studio, admin only (basic auth admin:DB_SECRET).
  *   /db                     lists the databases
@@ -83,8 +119,21 @@ export async function rotate<U extends StripeUser>(
  *   /db/index               the payment index
  *   /db/<account id>        one account's database
  * Writes through it are admin writes: a balance changed here bypasses the ledger.
+ *
+ * A browser that holds the admin's basic-auth credentials sends them to any request, also
+ * one another site makes it send (a form posting text/plain). So /db answers only requests
+ * that are same-origin or not from a browser at all, and only JSON bodies; its studio page
+ * cannot be framed and forwards only the Outerbase frame's messages.
  */
 export async function databaseApi(request: Request, env: StripeflareEnv, dbs: Databases): Promise<Response> {
+  const refused = crossOriginProblem(request);
+  if (refused) {
+    console.warn(`[stripeflare] /db request refused: ${refused}`);
+    return json(403, { error: `Refused: ${refused}. Use /db from its own origin or from a script.` });
+  }
+  if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers.get("Content-Type") ?? "")) {
+    return json(415, { error: "Send /db queries as JSON (Content-Type: application/json)" });
+  }
   if (!isAdmin(request, env.DB_SECRET)) {
     console.warn(`[stripeflare] /db request without valid admin credentials`);
     return json(401, { error: "Admin credentials required (basic auth admin:DB_SECRET)" }, { "WWW-Authenticate": 'Basic realm="stripeflare db"' });
@@ -102,6 +151,7 @@ export async function databaseApi(request: Request, env: StripeflareEnv, dbs: Da
   else if (isAccountId(name)) setup = dbs.account(name);
   else return json(404, { error: `No database ${JSON.stringify(name)}: use aggregate, index or an account id` });
 
+  if (request.method === "GET" || request.method === "HEAD") return studioPage();
   const db = stub(env, setup);
   const raw = (sql: string, ...bindings: unknown[]) => db.queryRaw(setup, sql, bindings, { create: setup.role !== "account" }) as never;
   try {
@@ -113,12 +163,63 @@ export async function databaseApi(request: Request, env: StripeflareEnv, dbs: Da
   }
 }
 
+/** Why a /db request looks like another site's doing, or null. */
+function crossOriginProblem(request: Request): string | null {
+  const site = request.headers.get("Sec-Fetch-Site");
+  if (site !== null && site !== "same-origin" && site !== "none") return `the browser marks this request Sec-Fetch-Site: ${site}`;
+  const origin = request.headers.get("Origin");
+  if (origin !== null && origin !== new URL(request.url).origin) return `the request comes from ${origin}`;
+  return null;
+}
+
+const STUDIO_ORIGIN = "https://studio.outerbase.com";
+
+/**
+ * The studio: Outerbase's editor in a frame, whose queries this page forwards to /db as JSON.
+ * Only messages from that frame are forwarded, answers go only to its origin, and no other
+ * page may frame this one.
+ */
+function studioPage(): Response {
+  const html = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Stripeflare database</title>
+<style>html,body,iframe{margin:0;padding:0;border:0;width:100vw;height:100vh;overflow:hidden}</style></head>
+<body><iframe id="editor" allow="clipboard-read; clipboard-write" src="${STUDIO_ORIGIN}/embed/starbase"></iframe>
+<script>
+const editor = document.getElementById("editor");
+window.addEventListener("message", async (event) => {
+  if (event.origin !== "${STUDIO_ORIGIN}" || event.source !== editor.contentWindow) return;
+  const { id, type } = event.data || {};
+  if (type !== "query" && type !== "transaction") return;
+  let reply;
+  try {
+    const response = await fetch(location.pathname, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(event.data) });
+    const body = await response.json();
+    reply = body.error ? { id, type, error: body.error } : { id, type, data: body.result };
+  } catch (error) {
+    reply = { id, type, error: String(error) };
+  }
+  editor.contentWindow.postMessage(reply, "${STUDIO_ORIGIN}");
+});
+</script></body></html>`;
+  return new Response(html, {
+    headers: {
+      "Content-Type": "text/html; charset=utf-8",
+      "Cache-Control": "private, no-store",
+      "Content-Security-Policy": `frame-ancestors 'none'`,
+      "X-Frame-Options": "DENY",
+    },
+  });
+}
+
 function isAdmin(request: Request, secret: string): boolean {
   const header = request.headers.get("Authorization") ?? "";
   if (!/^basic\s/i.test(header)) return false;
   let decoded: string;
   try {
-    decoded = atob(header.slice(6).trim());
+    // Browsers and curl send the credentials as UTF-8 bytes: decode them as such, so a
+    // DB_SECRET with non-ASCII characters logs in too.
+    const bytes = Uint8Array.from(atob(header.slice(6).trim()), (c) => c.charCodeAt(0));
+    decoded = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     return false;
   }

@@ -51,15 +51,38 @@ export async function readToken(request: Request): Promise<TokenRead> {
   return token ? { kind: "token", source: "cookie", token } : { kind: "malformed", source: "cookie" };
 }
 
+/**
+ * Whether a browser says this request comes from another site: `Sec-Fetch-Site: cross-site`,
+ * or (browsers without Fetch Metadata) an `Origin` other than the request's own.
+ */
+export function isCrossSite(request: Request, url: URL): boolean {
+  const site = request.headers.get("Sec-Fetch-Site");
+  if (site !== null) return site === "cross-site";
+  const origin = request.headers.get("Origin");
+  return origin !== null && origin !== url.origin;
+}
+
+/** Methods a link, a prefetch or an image may send without the user meaning to change anything. */
+export function isSafeMethod(method: string): boolean {
+  return method === "GET" || method === "HEAD" || method === "OPTIONS";
+}
+
+/**
+ * The session of a request, or null when a Bearer token names an account it no longer opens
+ * (rotated away, signed out): an agent must learn that, not pay into a new empty identity.
+ * `mayMint` false (a cross-site request with an unsafe method): no token is minted for or set
+ * on the browser, so another site cannot replace a visitor's only token with a new one.
+ */
 export async function loadSession<U extends StripeUser>(
   env: StripeflareEnv,
   read: TokenRead,
   dbs: Databases,
   charge?: ChargeRequest,
-): Promise<Session<U>> {
+  mayMint = true,
+): Promise<Session<U> | null> {
   if (read.kind !== "token") {
     if (read.kind === "malformed") console.warn(`[stripeflare] malformed access_token cookie; issuing a new token`);
-    return visitorSession(env, await mintToken(), "none", null, dbs, true, charge);
+    return visitorSession(env, await mintToken(), "none", null, dbs, mayMint, charge);
   }
   const { token, source } = read;
   const account = dbs.account(token.account);
@@ -72,11 +95,16 @@ export async function loadSession<U extends StripeUser>(
 
   switch (result.kind) {
     case "visitor":
-      return visitorSession(env, token, source, token.hash, dbs, source === "cookie", charge);
+      return visitorSession(env, token, source, token.hash, dbs, source === "cookie" && mayMint, charge);
     case "unknown-token":
-      // Rotated away or never valid: this token identifies no account. Treat as a new visitor.
-      console.warn(`[stripeflare] ${source} token does not open account ${token.account}; treating as a new visitor`);
-      return visitorSession(env, await mintToken(), "none", null, dbs, true, charge);
+      // Rotated away, signed out or never valid: this token identifies no account. A browser
+      // starts over as a new visitor; a Bearer client is told (401).
+      if (source === "bearer") {
+        console.warn(`[stripeflare] Bearer token does not open account ${token.account}; 401`);
+        return null;
+      }
+      console.warn(`[stripeflare] cookie token does not open account ${token.account}; treating as a new visitor`);
+      return visitorSession(env, await mintToken(), "none", null, dbs, mayMint, charge);
     case "user":
       return userSession(env, {
         token,
@@ -86,15 +114,15 @@ export async function loadSession<U extends StripeUser>(
         row: result.user,
         registered: result.registered,
         charge: result.charge,
-        setCookie: source === "cookie",
+        setCookie: source === "cookie" && mayMint,
         dbs,
       });
     case "alias": {
-      // Login by payment: this token's visitor paid with a card or Link email of `result.account`.
-      // A browser gets a token of that account (one round trip from now on); a Bearer client keeps
+      // This token's account was merged into `result.account` (login by payment). A browser
+      // gets a token of that account once (one round trip from then on); a Bearer client keeps
       // its token, which keeps pointing there.
       const target = dbs.account(result.account);
-      const upgraded = source === "cookie" ? await mintToken(result.account) : null;
+      const upgraded = source === "cookie" && result.upgrade && mayMint ? await mintToken(result.account) : null;
       const hop = await stub(env, target).session(target, {
         account: result.account,
         tokenHash: null,

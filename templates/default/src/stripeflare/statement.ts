@@ -74,10 +74,19 @@ function entry(row: StatementEntry): StatementEntry {
     amount: Number(row.amount),
     balance_after: Number(row.balance_after),
     currency: row.currency ?? null,
-    reference: row.reference ?? null,
+    reference: publicReference(row.reference ?? null),
     description: row.description ?? null,
     created_at: row.created_at,
   };
+}
+
+/**
+ * A checkout session id proves "I paid" to the payment return (login by payment), so the
+ * statement shows only its start: enough to tell payments apart, nothing to log in with.
+ */
+export function publicReference(reference: string | null): string | null {
+  const match = reference === null ? null : /^(cs_(?:test|live)_)([A-Za-z0-9]+)$/.exec(reference);
+  return match ? `${match[1]}${match[2]!.slice(0, 6)}…` : reference;
 }
 
 function parseLimit(value: string | null): number | null {

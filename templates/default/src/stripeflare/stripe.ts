@@ -1,11 +1,19 @@
-// The Worker's only contact with Stripe: checking a webhook's signature, reading how a
-// payment was made (for login by payment), and reading a charge's refunds and checkout
-// session (for refunds and disputes). WebCrypto + fetch instead of the `stripe` SDK:
+// The Worker's only contact with Stripe: checking a webhook's signature, reading a checkout
+// session and how it was paid (login by payment), whether a Payment Link is this wallet's,
+// and a charge's refunds and checkout session (for refunds and disputes). WebCrypto + fetch instead of the `stripe` SDK:
 // the SDK would add ~87 KiB gzip to the Worker for two GETs and one HMAC (numbers in
 // ./README.md). Types still come from the SDK (type-only imports cost nothing at runtime).
 
 import type Stripe from "stripe";
 import { equalStrings, utf8 } from "./identity";
+
+/**
+ * The Stripe API version every request of the Worker pins (`Stripe-Version`), the one the
+ * CLI creates the webhook endpoint with (the `stripe` SDK's own, tested to be equal). Without
+ * it, the account's default version decides field shapes: `latest_charge` exists only since
+ * 2022-11-15, and an old default would break login by payment.
+ */
+export const STRIPE_API_VERSION = "2026-10-28.endive";
 
 /** Stripe's default tolerance: a signed event older than this is refused (replay protection). */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -66,6 +74,8 @@ export interface PaymentMethodFacts {
   cardFingerprint: string | null;
   /** The latest charge's id (ch_…), which refunds and disputes name. */
   chargeId: string | null;
+  /** When the charge was made (unix seconds). */
+  paidAt: number | null;
 }
 
 /**
@@ -82,8 +92,17 @@ export async function paymentMethodOf(
   );
   let charge = intent.latest_charge;
   if (typeof charge === "string") charge = await stripeGet<Stripe.Charge>(env, `/v1/charges/${encodeURIComponent(charge)}`);
+  return factsOf(charge);
+}
+
+function factsOf(charge: Stripe.Charge | null | undefined): PaymentMethodFacts {
   const details = charge?.payment_method_details;
-  return { type: details?.type ?? null, cardFingerprint: details?.card?.fingerprint ?? null, chargeId: charge?.id ?? null };
+  return {
+    type: details?.type ?? null,
+    cardFingerprint: details?.card?.fingerprint ?? null,
+    chargeId: charge?.id ?? null,
+    paidAt: typeof charge?.created === "number" ? charge.created : null,
+  };
 }
 
 /** Every refund of a charge (`GET /v1/refunds?charge=`, all pages), oldest first. */
@@ -101,6 +120,76 @@ export async function refundsOf(env: StripeApiEnv, chargeId: string): Promise<St
   return refunds.reverse();
 }
 
+/** A Checkout Session as Stripe holds it now, with its PaymentIntent and latest charge expanded. */
+export async function checkoutSessionOf(env: StripeApiEnv, sessionId: string): Promise<Stripe.Checkout.Session> {
+  return stripeGet<Stripe.Checkout.Session>(
+    env,
+    `/v1/checkout/sessions/${encodeURIComponent(sessionId)}?expand[]=payment_intent.latest_charge`,
+  );
+}
+
+/** How a Checkout Session's expanded PaymentIntent was paid (null fields when not expanded or not a card). */
+export function paymentMethodOfSession(session: Partial<Stripe.Checkout.Session>): PaymentMethodFacts | null {
+  const intent = session.payment_intent;
+  if (!intent || typeof intent !== "object") return null;
+  const charge = intent.latest_charge;
+  if (!charge || typeof charge !== "object") return null;
+  return factsOf(charge);
+}
+
+export interface WalletLink {
+  /** The link's URL is this Worker's STRIPE_PAYMENT_LINK: sessions on it are this wallet's top-ups. */
+  ours: boolean;
+  /** The currency of the link's price: the wallet's currency. */
+  currency: string | null;
+}
+
+// A Payment Link's URL and price never change, so each link is read once per isolate. Bounded:
+// ids come from signed events, but a busy Stripe account may have many links.
+const linkCache = new Map<string, Promise<WalletLink>>();
+
+/**
+ * Whether a Payment Link is this wallet's (its URL is STRIPE_PAYMENT_LINK), and the currency
+ * of its price. Every Payment Link of a Stripe account accepts `?client_reference_id=`, so a
+ * visitor could otherwise append theirs to a cheaper link of another product.
+ */
+export function walletLink(env: StripeApiEnv & { STRIPE_PAYMENT_LINK?: string }, linkId: string): Promise<WalletLink> {
+  const key = `${env.STRIPE_PAYMENT_LINK ?? ""} ${linkId}`;
+  let found = linkCache.get(key);
+  if (!found) {
+    found = stripeGet<Stripe.PaymentLink>(env, `/v1/payment_links/${encodeURIComponent(linkId)}?expand[]=line_items`).then((link) => {
+      const prices = (link.line_items?.data ?? []).map((item) => item.price?.currency ?? item.currency);
+      return {
+        ours: !!env.STRIPE_PAYMENT_LINK && sameLink(link.url, env.STRIPE_PAYMENT_LINK),
+        currency: prices[0] ?? link.currency ?? null,
+      };
+    });
+    found.catch(() => linkCache.delete(key));
+    if (linkCache.size >= 256) linkCache.delete(linkCache.keys().next().value!);
+    linkCache.set(key, found);
+  }
+  return found;
+}
+
+/** Two Payment Link URLs name the same link: same origin and path (query and trailing slash aside). */
+export function sameLink(a: string, b: string): boolean {
+  const normal = (url: string) => {
+    try {
+      const parsed = new URL(url.trim());
+      return `${parsed.origin.toLowerCase()}${parsed.pathname.replace(/\/+$/, "")}`;
+    } catch {
+      return null;
+    }
+  };
+  const left = normal(a);
+  return left !== null && left === normal(b);
+}
+
+/** Whether a secret key is a live one (sk_live_, rk_live_); events of the other mode are not ours. */
+export function liveKey(secret: string | undefined): boolean {
+  return /^(sk|rk)_live_/.test(secret ?? "");
+}
+
 /** Ids of the checkout sessions a PaymentIntent paid (`GET /v1/checkout/sessions?payment_intent=`). */
 export async function checkoutSessionsOf(env: StripeApiEnv, paymentIntentId: string): Promise<string[]> {
   const page = await stripeGet<Stripe.ApiList<Stripe.Checkout.Session>>(
@@ -116,7 +205,7 @@ async function stripeGet<T>(env: { STRIPE_SECRET?: string; STRIPE_API_BASE?: str
   if (!env.STRIPE_SECRET) throw new Error("STRIPE_SECRET is not set");
   const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
   const response = await fetch(base + path, {
-    headers: { Authorization: `Bearer ${env.STRIPE_SECRET}` },
+    headers: { Authorization: `Bearer ${env.STRIPE_SECRET}`, "Stripe-Version": STRIPE_API_VERSION },
   });
   const body = (await response.json().catch(() => null)) as (T & { error?: Stripe.StripeRawError }) | null;
   if (response.ok && body) return body;

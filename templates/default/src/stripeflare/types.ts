@@ -158,8 +158,11 @@ export type SessionResult =
   | { kind: "visitor" }
   /** The database has an account, but this token is not one of its tokens (rotated, forged). */
   | { kind: "unknown-token" }
-  /** The visitor logged in by payment: their session now belongs to `account`. */
-  | { kind: "alias"; account: string }
+  /**
+   * The account was merged into `account` (login by payment). `upgrade`: a browser showing this
+   * token for the first time since gets a token of `account` (once per token, never again).
+   */
+  | { kind: "alias"; account: string; upgrade: boolean }
   | { kind: "user"; user: Record<string, SqlStorageValue>; registered: boolean; charge?: ChargeResult };
 
 export interface CreditRequest {
@@ -192,7 +195,24 @@ export interface ClaimRequest {
   verifiedEmail: string | null;
   /** The session's PaymentIntent and Charge ids, so refunds and disputes find the account. */
   paymentIds?: string[];
+  /** When it was paid (unix seconds: the charge's `created`), for the login window. */
+  paidAt: number | null;
 }
+
+/** The browser that paid, back through the Payment Link's redirect. */
+export interface LoginRequest {
+  /** Checkout session id. */
+  reference: string;
+  /** The account the browser's token opens now, or null (no token, or one that opens nothing). */
+  browser: string | null;
+  /** Unix seconds. */
+  now: number;
+}
+
+export type LoginDecision =
+  | { kind: "none"; reason: string }
+  /** The browser becomes `account`; `mergeFrom` (the browser's own account) is merged into it. */
+  | { kind: "login"; account: string; mergeFrom: string | null };
 
 /** A Stripe payment this Worker credited: the account it credited and its checkout session. */
 export interface PaymentRecord {
@@ -246,6 +266,8 @@ export interface StatementEntry {
 export interface ClaimResult {
   /** Account to credit. */
   account: string;
+  /** That account was merged into this one since (login by payment): the credit moves on there. */
+  mergedInto: string | null;
   /** This claim made `account` a new account (its first payment). */
   createdAccount: boolean;
   /** The session was claimed before (a redelivery). */
