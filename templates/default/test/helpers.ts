@@ -220,6 +220,13 @@ export async function returnFrom(worker: Worker, visitor: Visitor, sessionId: st
   return { response, token: cookieToken(response) };
 }
 
+/** Pays, delivers the webhook, and comes back through the redirect in the visitor's browser (login by payment). */
+export async function payAndReturn(worker: Worker, visitor: Visitor & { reference: string }, options: Omit<CheckoutOptions, "reference"> = {}) {
+  const payment = await pay(worker, { ...options, reference: visitor.reference });
+  const back = await returnFrom(worker, visitor, payment.sessionId);
+  return { ...payment, token: back.token };
+}
+
 /** Pays `amount` for the visitor's reference and delivers the webhook. */
 export async function pay(worker: Worker, options: CheckoutOptions) {
   const event = await checkoutEvent(options);

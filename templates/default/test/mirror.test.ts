@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { DORM } from "../src/stripeflare";
 import { MIRROR_FAULT_KEY } from "../src/stripeflare/mirror";
 import { CUSTOM_MIGRATIONS } from "./fixtures/worker";
-import { accountDb, database, fixture, newVisitor, pay, request, runMirror, sqlIn, userRow, type Worker } from "./helpers";
+import { accountDb, database, fixture, newVisitor, pay, payAndReturn, request, runMirror, sqlIn, userRow, type Worker } from "./helpers";
 
 function aggregateRow(version: string, account: string) {
   return sqlIn(database(version, "aggregate"), `SELECT * FROM users WHERE access_token = ?`, account).then((rows) => rows[0]);
@@ -24,7 +24,7 @@ function outbox(version: string, account: string) {
 
 async function funded(worker: Worker, amount = 500) {
   const visitor = await newVisitor(worker);
-  await pay(worker, { reference: visitor.reference, amount, paymentMethod: "pm_card_visa" });
+  await payAndReturn(worker, visitor, { amount, paymentMethod: "pm_card_visa" });
   return visitor;
 }
 
@@ -104,7 +104,7 @@ describe("aggregate mirror", () => {
     const worker = fixture();
     const owner = await funded(worker, 100);
     const visitor = await newVisitor(worker);
-    await pay(worker, { reference: visitor.reference, amount: 100, paymentMethod: "pm_card_visa" });
+    await payAndReturn(worker, visitor, { amount: 100, paymentMethod: "pm_card_visa" });
     const others = await Promise.all(Array.from({ length: 5 }, () => newVisitor(worker)));
     await Promise.all(others.map((o, i) => pay(worker, { reference: o.reference, amount: 10 + i })));
     for (const account of [owner.account, visitor.account, ...others.map((o) => o.account)]) await runMirror(worker.version, account);

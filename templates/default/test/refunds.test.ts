@@ -16,6 +16,7 @@ import {
   pay,
   refundCheckout,
   request,
+  returnFrom,
   runMirror,
   sqlIn,
   stripeApi,
@@ -93,12 +94,14 @@ describe("charge.refunded", () => {
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 550, ledger: 550, rows: 2 });
   });
 
-  it("a refund of a login-by-payment top-up debits the account that was credited, not the payer's visitor row", async () => {
+  it("a refund of a top-up merged by login by payment debits the account the money went to", async () => {
     const worker = fixture();
     const owner = await paidVisitor(worker, 500, "pm_card_visa");
-    // Same card on a new device: credited to the owner's account.
+    await returnFrom(worker, owner, owner.payment.sessionId); // the card now opens the owner's account
+    // Same card on a new device, which comes back through the redirect: its 300 moves to the owner.
     const laptop = await newVisitor(worker);
     const laptopPayment = await pay(worker, { reference: laptop.reference, amount: 300, paymentMethod: "pm_card_visa" });
+    await returnFrom(worker, laptop, laptopPayment.sessionId);
     expect(await books(worker.version, owner.account)).toMatchObject({ balance: 800 });
 
     const { refund, event } = await refundCheckout(laptopPayment.event);
@@ -106,9 +109,9 @@ describe("charge.refunded", () => {
 
     expect(await books(worker.version, owner.account)).toEqual({ balance: 500, ledger: 500, rows: 3 });
     expect((await ledger(worker.version, owner.account))[2]).toMatchObject({ kind: "refund", amount: -300, reference: refund.id });
-    // The laptop's own database only points at the account; it holds no money and no ledger.
+    // The laptop's own database was emptied into the account and only points at it now.
     expect(await userRow(worker.version, laptop.account)).toMatchObject({ balance: 0, verified_user_access_token: owner.account });
-    expect(await ledger(worker.version, laptop.account)).toEqual([]);
+    expect(await books(worker.version, laptop.account)).toEqual({ balance: 0, ledger: 0, rows: 2 });
     expect((await me(worker, laptop)).body.balance).toBe(500);
   });
 
@@ -154,16 +157,37 @@ describe("charge.refunded", () => {
 
   it("gives a refund back once when it fails later (charge.refund.updated)", async () => {
     const worker = fixture();
-    const visitor = await paidVisitor(worker, 500);
+    const visitor = await paidVisitor(worker, 500, "pm_card_refundFail");
     const { refund, event } = await refundCheckout(visitor.payment.event, 200);
     await deliver(worker, event);
     expect((await books(worker.version, visitor.account)).balance).toBe(300);
 
-    const failed = stripeEvent("charge.refund.updated", { ...refund, status: "failed", failure_reason: "expired_or_canceled_card" });
-    await Promise.all([deliver(worker, failed), deliver(worker, failed)]);
+    const failed = await stripeApi("POST", `/local/refunds/${refund.id}/fail`);
+    const update = stripeEvent("charge.refund.updated", failed);
+    await Promise.all([deliver(worker, update), deliver(worker, update)]);
     await deliver(worker, event); // the old charge.refunded again, its refund still "succeeded" in the event: no new debit
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 3 });
     expect((await ledger(worker.version, visitor.account))[2]).toMatchObject({ kind: "refund_reversed", amount: 200, reference: refund.id });
+  });
+
+  // Issue 9, scenario 10: Stripe retries deliveries for days, so a refund's old "succeeded"
+  // snapshot can arrive after it failed. Before the fix it debited the visitor for good.
+  it("a stale 'succeeded' snapshot delivered after the refund failed debits nothing, in any order", async () => {
+    const worker = fixture();
+    const visitor = await paidVisitor(worker, 500, "pm_card_refundFail");
+    const { refund, event: refunded } = await refundCheckout(visitor.payment.event, 200);
+    const staleUpdate = stripeEvent("charge.refund.updated", refund); // status "succeeded", as it was then
+    const failed = await stripeApi("POST", `/local/refunds/${refund.id}/fail`);
+
+    // The failure arrives first, then both old snapshots, twice each.
+    await deliver(worker, stripeEvent("charge.refund.updated", failed));
+    for (const stale of [refunded, staleUpdate, refunded, staleUpdate]) expect((await deliver(worker, stale)).status).toBe(200);
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 2 });
+    expect((await ledger(worker.version, visitor.account))[1]).toMatchObject({ kind: "refund_failed", amount: 0, reference: refund.id });
+
+    // Even if Stripe itself were read before the failure (a snapshot only), a failed refund stays final.
+    await deliver(worker, stripeEvent("charge.refund.updated", failed));
+    expect(await books(worker.version, visitor.account)).toEqual({ balance: 500, ledger: 500, rows: 2 });
   });
 
   it("answers 503 and writes nothing when Stripe cannot list the refunds; the retry applies them", async () => {

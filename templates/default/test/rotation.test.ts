@@ -1,7 +1,7 @@
 // POST /rotate-token: a new token opens the same account; the old one opens nothing.
 import { describe, expect, it } from "vitest";
 import { CUSTOM_MIGRATIONS } from "./fixtures/worker";
-import { books, cookieToken, fixture, ledger, me, newVisitor, pay, request } from "./helpers";
+import { books, cookieToken, fixture, ledger, me, newVisitor, pay, payAndReturn, request } from "./helpers";
 
 describe("token rotation", () => {
   it("moves balance, ledger and custom columns to the new token; the old one becomes a new visitor", async () => {
@@ -38,20 +38,27 @@ describe("token rotation", () => {
     const response = await worker(request("/rotate-token", { token: visitor.token, bearer: true }, { method: "POST" }));
     const { access_token } = (await response.json()) as { access_token: string };
     expect((await me(worker, { token: access_token, bearer: true })).body.balance).toBe(500);
-    expect((await me(worker, { token: visitor.token, bearer: true })).body.balance).toBe(0);
+    // Issue 9, scenario 6: the old Bearer token is refused, not silently given a new empty identity.
+    const old = await worker(request("/me", { token: visitor.token, bearer: true }));
+    expect(old.status).toBe(401);
+    expect(old.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');
+    expect(old.headers.get("Set-Cookie")).toBeNull();
+    const spend = await worker(request("/price?value=1", { token: visitor.token, bearer: true }));
+    expect(spend.status).toBe(401);
   });
 
-  it("after login by payment, rotating revokes the visitor's old token and keeps the account", async () => {
+  it("after login by payment, rotating revokes the old token that led to the account, and keeps the account", async () => {
     const worker = fixture();
     const owner = await newVisitor(worker);
-    await pay(worker, { reference: owner.reference, paymentMethod: "pm_card_visa" });
-    const agent = await newVisitor(worker);
-    await pay(worker, { reference: agent.reference, amount: 100, paymentMethod: "pm_card_visa" });
-    const response = await worker(request("/rotate-token", { token: agent.token, bearer: true }, { method: "POST" }));
+    await payAndReturn(worker, owner, { paymentMethod: "pm_card_visa" });
+    const laptop = await newVisitor(worker);
+    await payAndReturn(worker, laptop, { amount: 100, paymentMethod: "pm_card_visa" });
+    // An agent on the laptop still holds the laptop's first token, which leads to the account.
+    const response = await worker(request("/rotate-token", { token: laptop.token, bearer: true }, { method: "POST" }));
     const { access_token } = (await response.json()) as { access_token: string };
     expect(access_token.split(".")[0]).toBe(owner.account);
     expect((await me(worker, { token: access_token, bearer: true })).body.balance).toBe(600);
-    expect((await me(worker, { token: agent.token, bearer: true })).body.balance).toBe(0);
+    expect((await worker(request("/me", { token: laptop.token, bearer: true }))).status).toBe(401);
     expect((await me(worker, owner)).body.balance).toBe(600);
   });
 

@@ -40,6 +40,17 @@ type Row = Record<string, SqlStorageValue>;
 /** The rows the (kind, reference) unique index covers: Stripe movements, not charges or rotations. */
 const STRIPE_KEYED = "reference IS NOT NULL AND kind NOT IN ('charge', 'rotate')";
 
+const LEDGER_TABLE = `CREATE TABLE IF NOT EXISTS stripeflare_transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL,
+    currency TEXT,
+    reference TEXT,
+    description TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  )`;
+
 export const ACCOUNT_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS stripeflare_tokens (
     token_hash TEXT PRIMARY KEY,
@@ -51,16 +62,7 @@ export const ACCOUNT_SCHEMA = [
   // Accounts merged into this one (login by payment): signing out everywhere else reaches
   // the tokens they still hold.
   `CREATE TABLE IF NOT EXISTS stripeflare_merged_accounts (account TEXT PRIMARY KEY)`,
-  `CREATE TABLE IF NOT EXISTS stripeflare_transactions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    balance_after INTEGER NOT NULL,
-    currency TEXT,
-    reference TEXT,
-    description TEXT,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-  )`,
+  LEDGER_TABLE,
   // Exactly once per Stripe object and outcome (a dispute has a hold and a release, both
   // about the same dp_…). Charges and rotations share references ("GET /charge") freely.
   `CREATE UNIQUE INDEX IF NOT EXISTS stripeflare_transactions_stripe ON stripeflare_transactions(kind, reference)
@@ -91,7 +93,7 @@ export function upgradeLedger(sql: SqlStorage): void {
     .toArray()[0];
   if (!table || !/reference\s+TEXT\s+UNIQUE/i.test(table.sql)) return;
   const columns = "id, kind, amount, balance_after, currency, reference, description, created_at";
-  sql.exec(ACCOUNT_SCHEMA[1]!.replace("IF NOT EXISTS stripeflare_transactions", "stripeflare_transactions_upgrade"));
+  sql.exec(LEDGER_TABLE.replace("IF NOT EXISTS stripeflare_transactions", "stripeflare_transactions_upgrade"));
   sql.exec(`INSERT INTO stripeflare_transactions_upgrade (${columns}) SELECT ${columns} FROM stripeflare_transactions`);
   sql.exec(`DROP TABLE stripeflare_transactions`);
   sql.exec(`ALTER TABLE stripeflare_transactions_upgrade RENAME TO stripeflare_transactions`);

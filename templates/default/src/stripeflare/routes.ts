@@ -131,12 +131,12 @@ export async function databaseApi(request: Request, env: StripeflareEnv, dbs: Da
     console.warn(`[stripeflare] /db request refused: ${refused}`);
     return json(403, { error: `Refused: ${refused}. Use /db from its own origin or from a script.` });
   }
-  if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers.get("Content-Type") ?? "")) {
-    return json(415, { error: "Send /db queries as JSON (Content-Type: application/json)" });
-  }
   if (!isAdmin(request, env.DB_SECRET)) {
     console.warn(`[stripeflare] /db request without valid admin credentials`);
     return json(401, { error: "Admin credentials required (basic auth admin:DB_SECRET)" }, { "WWW-Authenticate": 'Basic realm="stripeflare db"' });
+  }
+  if (request.method === "POST" && !/^application\/json\s*(;|$)/i.test(request.headers.get("Content-Type") ?? "")) {
+    return json(415, { error: "Send /db queries as JSON (Content-Type: application/json)" });
   }
   const name = new URL(request.url).pathname.replace(/^\/db\/?/, "").replace(/\/$/, "");
   if (!name) {

@@ -182,9 +182,10 @@ describe("malformed identities", () => {
       expect(response.status, bearer).toBe(401);
       expect(await response.json()).toEqual({ error: "Malformed Bearer token: expected the access_token this Worker issued" });
     }
-    // Well-formed but not issued (wrong secret for a real account): a new visitor, not the account.
+    // Well-formed but not issued (wrong secret for a real account): refused, never the account.
     const guessed = await worker(request("/price?value=5", { token: `${owner.account}.${"B".repeat(43)}`, bearer: true }));
-    expect(guessed.status).toBe(402);
+    expect(guessed.status).toBe(401);
+    expect(guessed.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');
     await unchanged();
   });
 });
@@ -198,7 +199,10 @@ describe("SQL in every user-supplied string", () => {
     await pay(worker, { reference: visitor.reference, amount: 4 * 99 });
     const schemaBefore = await schemaOf(worker.version, visitor.account);
     for (const [i, text] of INJECTIONS.entries()) {
-      await pay(worker, { reference: visitor.reference, amount: 100, name: text, email: `${text}@example.com`, session: { currency: text } });
+      // A currency that is not the wallet's is refused outright (never stored, never credited).
+      const odd = await pay(worker, { reference: visitor.reference, amount: 100, session: { currency: text } });
+      expect(await odd.response.text()).toMatch(/^Ignored: .* not in the wallet's currency usd/);
+      await pay(worker, { reference: visitor.reference, amount: 100, name: text, email: `${text}@example.com` });
       const path = `/sql/${encodeURIComponent(text)}`;
       expect((await worker(request(path, visitor))).status).toBe(200);
       const nickname = await worker(request(`/nickname?set=${encodeURIComponent(text)}`, visitor));
@@ -207,7 +211,7 @@ describe("SQL in every user-supplied string", () => {
       expect(row).toMatchObject({ name: text, email: `${text}@example.com`, nickname: text, balance: 4 * 99 + (i + 1) * 99 });
     }
     const history = await ledger(worker.version, visitor.account);
-    expect(history.filter((r) => r.kind === "credit").map((r) => r.currency)).toEqual(["usd", ...INJECTIONS]);
+    expect(history.filter((r) => r.kind === "credit").map((r) => r.currency)).toEqual(["usd", ...INJECTIONS.map(() => "usd")]);
     expect(history.filter((r) => r.kind === "charge").map((r) => r.description)).toEqual(INJECTIONS.map((t) => `GET /sql/${encodeURIComponent(t)}`));
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 8 * 99, ledger: 8 * 99, rows: 9 });
     // No table, index or trigger was dropped or added by any of it.

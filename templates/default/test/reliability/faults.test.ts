@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { DORM } from "../../src/stripeflare";
 import { MIRROR_FAULT_KEY } from "../../src/stripeflare/mirror";
 import { CUSTOM_MIGRATIONS } from "../fixtures/worker";
-import { books, fixture, ledger, newVisitor, pay, request, sqlIn, type Worker } from "../helpers";
+import { books, fixture, ledger, newVisitor, pay, payAndReturn, request, sqlIn, type Worker } from "../helpers";
 import { abortObject, accountDb, database, fundedVisitor } from "./support";
 
 const pricedByPath = (req: Request) => {
@@ -134,7 +134,7 @@ describe("the aggregate mirror failing for a while, with restarts, then recoveri
     await worker(request("/nickname?set=during-outage", owners[1]!));
     expect((await worker(request("/rotate-token", owners[2]!, { method: "POST" }))).status).toBe(200);
     const newcomer = await newVisitor(worker);
-    await pay(worker, { reference: newcomer.reference, amount: 250, paymentMethod: "pm_card_visa" }); // owner 0's card: login by payment
+    await payAndReturn(worker, newcomer, { amount: 250, paymentMethod: "pm_card_visa" }); // owner 0's card: login by payment
     const accounts = [...owners.map((o) => o.account), newcomer.account];
 
     // Pushes fail (the alarms also fire by themselves and back off), and the aggregate is empty.

@@ -2,7 +2,7 @@
 // a funded visitor, and a hard reset of one Durable Object.
 import { runInDurableObject } from "cloudflare:test";
 import type { DORM } from "../../src/stripeflare";
-import { accountDb, database, newVisitor, pay, type Worker } from "../helpers";
+import { accountDb, database, newVisitor, payAndReturn, type Worker } from "../helpers";
 
 type Stub = DurableObjectStub<DORM>;
 
@@ -28,7 +28,7 @@ export async function snapshot(version: string, accounts: string[] = []) {
 
 export async function fundedVisitor(worker: Worker, amount: number, paymentMethod?: string) {
   const visitor = await newVisitor(worker);
-  const { response } = await pay(worker, { reference: visitor.reference, amount, paymentMethod });
+  const { response } = await payAndReturn(worker, visitor, { amount, paymentMethod });
   if (response.status !== 200) throw new Error(`funding failed: ${response.status} ${await response.text()}`);
   return visitor;
 }
