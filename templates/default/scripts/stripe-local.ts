@@ -50,6 +50,9 @@ export async function handle(state: StripeLocalState, request: IncomingMessage, 
     }
     if (!/^(sk|rk)_(test|live)_\w+$/.test(key)) throw invalid(`Invalid API Key provided: ${key.slice(0, 8)}****`, undefined, undefined, 401);
 
+    // An account whose default API version predates 2022-11-15 (local: a key containing
+    // "_legacy_"): a request without Stripe-Version gets the old shapes, as Stripe would answer.
+    const legacy = key.includes("_legacy_") && !request.headers["stripe-version"];
     const rawBody = await readBody(request);
     const body = new URLSearchParams(request.headers["content-type"]?.includes("json") ? "" : rawBody);
     // expand[]=x (curl, the Worker) or expand[0]=x (the stripe SDK).
@@ -60,7 +63,7 @@ export async function handle(state: StripeLocalState, request: IncomingMessage, 
       return send(200, state.createPaymentIntent(body));
     }
     if (request.method === "GET" && (match = /^\/v1\/payment_intents\/([^/]+)$/.exec(path))) {
-      return send(200, state.paymentIntent(decodeURIComponent(match[1]!), expand));
+      return send(200, state.paymentIntent(decodeURIComponent(match[1]!), expand, legacy));
     }
     if (request.method === "GET" && (match = /^\/v1\/charges\/([^/]+)$/.exec(path))) {
       return send(200, state.charge(decodeURIComponent(match[1]!), expand));
@@ -79,7 +82,7 @@ export async function handle(state: StripeLocalState, request: IncomingMessage, 
     }
     if (request.method === "GET" && path === "/v1/checkout/sessions") return send(200, state.listCheckoutSessions(url.searchParams));
     if (request.method === "GET" && (match = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path))) {
-      return send(200, state.checkoutSession(decodeURIComponent(match[1]!), expand));
+      return send(200, state.checkoutSession(decodeURIComponent(match[1]!), expand, legacy));
     }
     if (request.method === "GET" && (match = /^\/v1\/payment_links\/([^/]+)$/.exec(path))) {
       return send(200, state.paymentLink(decodeURIComponent(match[1]!), expand));

@@ -34,6 +34,13 @@ export default {
       const view = walletView(ctx);
 
       if (url.pathname === CHARGE.path) {
+        // Only POST spends: a link, a prefetch or a crawler (GET, HEAD) must never cost anything.
+        if (request.method !== CHARGE.method) {
+          return new Response(`Method not allowed: use ${CHARGE.method} ${CHARGE.path} (it costs one cent)\n`, {
+            status: 405,
+            headers: { Allow: CHARGE.method, "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
+          });
+        }
         // Refuse up front while the wallet is short: the answer says how to pay (link, price,
         // balance) in the format the caller asked for.
         if (ctx.user.balance < CHARGE.price) {

@@ -10,22 +10,23 @@ import { app, books, me, newVisitor, pay, request, testEnv } from "./helpers";
 // The real app's databases (version "1") are shared with other test files, so payments here
 // use a Link email of their own: a test card could log this visitor into another test's account.
 const uniquePayer = () => ({ paymentMethod: "pm_link", email: `app-${crypto.randomUUID()}@example.com` });
+const post = { method: "POST" };
 
 describe("example app", () => {
   it("/charge answers 402 with the payment link until the visitor pays, then charges 1 cent per request", async () => {
     const visitor = await newVisitor(app);
-    const refused = await app(request("/charge", visitor));
+    const refused = await app(request("/charge", visitor, post));
     expect(refused.status).toBe(402);
     const paymentLink = refused.headers.get("X-PaymentLink")!;
     expect(paymentLink).toContain(`client_reference_id=${visitor.reference}`);
 
     await pay(app, { reference: visitor.reference, amount: 2, ...uniquePayer(), name: "Example Payer" });
-    const first = await app(request("/charge", visitor));
+    const first = await app(request("/charge", visitor, post));
     expect(first.status).toBe(200);
     expect(first.headers.get("X-Price")).toBe("1");
     expect(first.headers.get("X-Balance")).toBe("1");
-    expect((await app(request("/charge", visitor))).headers.get("X-Balance")).toBe("0");
-    expect((await app(request("/charge", visitor))).status).toBe(402);
+    expect((await app(request("/charge", visitor, post))).headers.get("X-Balance")).toBe("0");
+    expect((await app(request("/charge", visitor, post))).status).toBe(402);
     expect(await books("1", visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 3 });
     expect((await me(app, visitor)).body).toMatchObject({ balance: 0, name: "Example Payer", registered: true });
   });
@@ -33,9 +34,26 @@ describe("example app", () => {
   it("/charge never overdraws under concurrency", async () => {
     const visitor = await newVisitor(app);
     await pay(app, { reference: visitor.reference, amount: 30, ...uniquePayer() });
-    const statuses = (await Promise.all(Array.from({ length: 50 }, () => app(request("/charge", visitor))))).map((r) => r.status);
+    const statuses = (await Promise.all(Array.from({ length: 50 }, () => app(request("/charge", visitor, post))))).map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(30);
     expect(await books("1", visitor.account)).toEqual({ balance: 0, ledger: 0, rows: 31 });
+  });
+
+  // Issue 9, scenario 8: the route is POST, but GET and HEAD charged too (a link, a prefetch).
+  it("/charge spends only on POST: GET, HEAD and others answer 405 and cost nothing", async () => {
+    const visitor = await newVisitor(app);
+    await pay(app, { reference: visitor.reference, amount: 5, ...uniquePayer() });
+    for (const method of ["GET", "HEAD", "PUT", "DELETE"]) {
+      const response = await app(request("/charge", visitor, { method }));
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get("Allow")).toBe("POST");
+      expect(response.headers.get("X-Price"), method).toBeNull();
+    }
+    expect(await books("1", visitor.account)).toEqual({ balance: 5, ledger: 5, rows: 1 });
+    // A link on another site that makes the browser POST here (a form) is not charged either.
+    const crossSite = await app(request("/charge", visitor, { method: "POST", headers: { "Sec-Fetch-Site": "cross-site", Origin: "https://evil.example" } }));
+    expect(crossSite.status).toBe(403);
+    expect(await books("1", visitor.account)).toEqual({ balance: 5, ledger: 5, rows: 1 });
   });
 
   it("exports what CONTRACT.md §3 names, with chargeUser's documented signature", () => {

@@ -253,13 +253,13 @@ export class StripeLocalState {
   }
 
   /** GET /v1/checkout/sessions/:id, with `payment_intent` (and `payment_intent.latest_charge`) expandable. */
-  checkoutSession(id: string, expand: string[]): LocalCheckoutSession {
+  checkoutSession(id: string, expand: string[], legacy = false): LocalCheckoutSession {
     const session = this.checkoutSessions.get(id);
     if (!session) throw invalid(`No such checkout.session: '${id}'`, "session", "resource_missing", 404);
     const intent = typeof session.payment_intent === "string" ? session.payment_intent : null;
     if (!intent || !expand.some((path) => path === "payment_intent" || path.startsWith("payment_intent."))) return session;
     const nested = expand.filter((path) => path.startsWith("payment_intent.")).map((path) => path.slice("payment_intent.".length));
-    return { ...session, payment_intent: this.paymentIntent(intent, nested) as never };
+    return { ...session, payment_intent: this.paymentIntent(intent, nested, legacy) as never };
   }
 
   /**
@@ -317,9 +317,19 @@ export class StripeLocalState {
     return list("/v1/checkout/sessions", all.reverse(), query);
   }
 
-  paymentIntent(id: string, expand: string[]): LocalPaymentIntent {
+  /**
+   * GET /v1/payment_intents/:id. `legacy`: answered for an API version before 2022-11-15,
+   * which had `charges` (a list) and no `latest_charge` to read or expand.
+   */
+  paymentIntent(id: string, expand: string[], legacy = false): LocalPaymentIntent | Omit<LocalPaymentIntent, "latest_charge"> {
     const intent = this.paymentIntents.get(id);
     if (!intent) throw invalid(`No such payment_intent: '${id}'`, "id", "resource_missing", 404);
+    if (legacy) {
+      if (expand.includes("latest_charge")) throw invalid("This property cannot be expanded (latest_charge).", "expand");
+      const { latest_charge, ...old } = intent;
+      const charges = typeof latest_charge === "string" ? [this.charges.get(latest_charge)!] : [];
+      return { ...old, charges: list(`/v1/charges?payment_intent=${id}`, charges, new URLSearchParams()) } as never;
+    }
     if (expand.includes("latest_charge") && typeof intent.latest_charge === "string") {
       return { ...intent, latest_charge: this.charges.get(intent.latest_charge)! };
     }

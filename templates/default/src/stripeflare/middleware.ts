@@ -94,6 +94,9 @@ async function serve<E, U extends StripeUser>(
     response = me(request, session);
   } else if (pathname === STATEMENT_PATH) {
     response = await statement(request, env, session);
+  } else if ((pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH) && crossSite) {
+    // Another site must not rotate a visitor's token away (or hand its browser a new identity).
+    response = json(403, { error: `Refused: ${pathname} only answers requests from this site` });
   } else if (pathname === "/rotate-token") {
     ({ response, session: current } = await rotate(request, env, session));
   } else if (pathname === SIGN_OUT_OTHERS_PATH) {
