@@ -1,8 +1,9 @@
 // The whole local loop in a real browser: a project scaffolded by the built CLI with
 // --no-stripe, served by `wrangler dev`, driven by headless Chromium. A visitor sees a zero
 // balance, is told how to pay when spending, pays with `npm run pay` (a signed
-// checkout.session.completed; the Worker's Stripe reads go to scripts/stripe-local.ts),
-// reloads to see the balance, spends one cent. A second browser paying with the same card
+// checkout.session.completed; the Worker's Stripe reads go to scripts/stripe-local.ts, kept
+// running as `npm run stripe-local`), comes back through the Payment Link's redirect, spends
+// one cent. A second browser paying with the same card and coming back through its redirect
 // logs in to the first wallet. Screenshots: test-results/screenshots/ (see README.md).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -45,6 +46,13 @@ async function waitForWorker(url: string, worker: ChildProcess, log: () => strin
   throw new Error(`wrangler dev did not answer at ${url}:\n${log()}`);
 }
 
+/** The payment return URL `npm run pay` prints (what Stripe's redirect opens in the paying browser). */
+function returnUrl(output: string): string {
+  const url = /open (http\S+\/me\/paid\?session_id=cs_\w+)/.exec(output)?.[1];
+  expect(url, output).toBeTruthy();
+  return url!;
+}
+
 async function balanceOf(page: Page): Promise<number> {
   return Number(await page.locator("#balance").getAttribute("data-cents"));
 }
@@ -54,6 +62,7 @@ describe("the page in headless Chromium against wrangler dev", () => {
   let project: string;
   let env: NodeJS.ProcessEnv;
   let worker: ChildProcess | undefined;
+  let standIn: ChildProcess | undefined;
   let workerLog = "";
   let browser: Browser | undefined;
   let base: string;
@@ -100,6 +109,14 @@ describe("the page in headless Chromium against wrangler dev", () => {
     expect(again.output).toContain("ready for local payments");
     expect(readFileSync(join(project, ".dev.vars"), "utf8")).toBe(devVars);
 
+    // The stand-in keeps running, as `npm run stripe-local` would: the Worker reads each
+    // session from it again when the paying browser comes back through the redirect.
+    standIn = spawn("node", ["scripts/stripe-local.ts", "--port", String(stripePort)], { cwd: project, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve, reject) => {
+      standIn!.stdout!.on("data", (d) => String(d).includes("listening") && resolve());
+      standIn!.once("exit", (code) => reject(new Error(`stripe-local exited (${code})`)));
+    });
+
     const port = await freePort();
     const inspectorPort = await freePort();
     base = `http://localhost:${port}`;
@@ -120,6 +137,7 @@ describe("the page in headless Chromium against wrangler dev", () => {
 
   afterAll(async () => {
     await browser?.close();
+    if (standIn?.pid && standIn.exitCode === null) process.kill(-standIn.pid, "SIGTERM");
     if (worker?.pid && worker.exitCode === null) {
       try {
         process.kill(-worker.pid, "SIGTERM"); // wrangler and its workerd child
@@ -155,7 +173,9 @@ describe("the page in headless Chromium against wrangler dev", () => {
       const paid = pay(id!, "--url", base, "--card", "visa", "--amount", "500");
       expect(paid.status, paid.output + workerLog).toBe(0);
 
-      await page.reload();
+      // Stripe's redirect brings the browser that paid back (303 to /): the card is now its.
+      await page.goto(returnUrl(paid.output));
+      expect(new URL(page.url()).pathname).toBe("/");
       expect(await balanceOf(page)).toBe(500);
       expect(await page.locator("#account").textContent()).toContain("Signed in by payment");
       await page.screenshot({ path: join(screenshots, "3-after-payment.png"), fullPage: true });
@@ -175,8 +195,11 @@ describe("the page in headless Chromium against wrangler dev", () => {
       expect(otherId).not.toBe(id);
       const again = pay(otherId, "--url", base, "--card", "visa", "--amount", "300");
       expect(again.status, again.output + workerLog).toBe(0);
+      // Paid, but not back yet: the device has its own 300 and is nobody else.
       await device.reload();
-      expect(await balanceOf(device)).toBe(799);
+      expect(await balanceOf(device)).toBe(300);
+      await device.goto(returnUrl(again.output));
+      expect(await balanceOf(device), workerLog).toBe(799);
       await device.screenshot({ path: join(screenshots, "5-login-by-payment.png"), fullPage: true });
       await page.reload();
       expect(await balanceOf(page)).toBe(799);

@@ -170,7 +170,7 @@ function jsonOf(text: string): Record<string, unknown> | undefined {
 async function pay(vars: Record<string, string>, options: PayOptions): Promise<number> {
   const payment = await recordPayment(vars, options);
   try {
-    const session = checkoutSession(options, payment.paymentIntent);
+    const session = checkoutSession(options, payment.paymentIntent, payment.paymentLink);
     await payment.recordSession(session);
     const event = checkoutCompletedEvent(session);
     const answer = await deliver(event, options.workerUrl, vars.STRIPE_WEBHOOK_SIGNING_SECRET!);
@@ -180,6 +180,10 @@ async function pay(vars: Record<string, string>, options: PayOptions): Promise<n
     const body = jsonOf(answer.body);
     if (answer.status >= 200 && answer.status < 300 && body?.credited) {
       console.log(`Paid ${summary}. Reload the page to see the new balance.`);
+      // Stripe's redirect after paying: only the browser that paid may log in by payment.
+      const back = new URL(`/me/paid?session_id=${session.id}`, options.workerUrl);
+      if (payment.standInStays) console.log(`Log in by payment, as Stripe's redirect would: open ${back} in the browser that paid.`);
+      else console.log("(Login by payment needs the stand-in to keep running: start `npm run stripe-local` before paying.)");
       return 0;
     }
     console.error(`pay: the Worker did not credit ${summary}: ${answer.status} ${answer.body.trim()}`);
@@ -189,7 +193,10 @@ async function pay(vars: Record<string, string>, options: PayOptions): Promise<n
           "Restart `npm run dev` after changing .dev.vars.",
       );
     } else if (answer.status === 200) {
-      console.error("pay: is that the client_reference_id this Worker showed? (It only opens with this Worker's DB_SECRET.)");
+      console.error(
+        "pay: is that the client_reference_id this Worker showed (it only opens with this Worker's DB_SECRET), " +
+          "and the currency of STRIPE_PAYMENT_LINK's price? Restart `npm run dev` after changing .dev.vars.",
+      );
     }
     return 1;
   } finally {

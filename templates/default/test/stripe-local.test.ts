@@ -62,4 +62,26 @@ describe("stripe-local through the stripe SDK", () => {
     const [second] = (await stripe.disputes.list({ charge: String(other.latest_charge) })).data;
     expect((await stripe.disputes.close(second!.id)).status).toBe("lost");
   });
+
+  it("payment links and checkout sessions: retrieved with their line items and expansions; refunds of the refund-failure card fail later", async () => {
+    const link = await stripe.paymentLinks.retrieve("plink_test_stripeflare", { expand: ["line_items"] });
+    expect(link).toMatchObject({ object: "payment_link", url: "https://buy.stripe.com/test_stripeflare", active: true });
+    expect(link.line_items!.data[0]!.price).toMatchObject({ currency: "usd", unit_amount: 500 });
+    expect((await stripe.paymentLinks.retrieve("plink_test_stripeflare")).line_items).toBeUndefined();
+    await expect(stripe.paymentLinks.retrieve("plink_missing")).rejects.toMatchObject({ code: "resource_missing", statusCode: 404 });
+
+    const intent = await stripe.paymentIntents.create({ amount: 500, currency: "usd", payment_method: "pm_card_refundFail", confirm: true });
+    const session = { id: `cs_test_${crypto.randomUUID().replace(/-/g, "")}`, object: "checkout.session", payment_intent: intent.id, payment_link: link.id, payment_status: "paid" };
+    await fetch(`${base.origin}/local/checkout_sessions`, { method: "POST", headers: { Authorization: `Bearer ${testEnv.STRIPE_SECRET}` }, body: JSON.stringify(session) });
+    const read = await stripe.checkout.sessions.retrieve(session.id, { expand: ["payment_intent.latest_charge"] });
+    const expanded = read.payment_intent as Stripe.PaymentIntent;
+    expect((expanded.latest_charge as Stripe.Charge).payment_method_details?.card?.last4).toBe("5126");
+    expect((await stripe.checkout.sessions.retrieve(session.id)).payment_intent).toBe(intent.id);
+    await expect(stripe.checkout.sessions.retrieve("cs_test_missing")).rejects.toMatchObject({ code: "resource_missing" });
+
+    const refund = await stripe.refunds.create({ payment_intent: intent.id });
+    expect(refund.status).toBe("succeeded");
+    await fetch(`${base.origin}/local/refunds/${refund.id}/fail`, { method: "POST", headers: { Authorization: `Bearer ${testEnv.STRIPE_SECRET}` } });
+    expect((await stripe.refunds.retrieve(refund.id)).status).toBe("failed");
+  });
 });

@@ -14,6 +14,11 @@ export const LOCAL_STRIPE_API_BASE = "http://127.0.0.1:12111";
  * the stand-in. Stripe rejects it; it opens nothing anywhere.
  */
 export const LOCAL_STRIPE_SECRET = "sk_test_stripeflare_local_stand_in";
+/**
+ * The Payment Link --setup names when the project has none: the stand-in learns it on the
+ * first local payment. The Worker credits only sessions of STRIPE_PAYMENT_LINK's own link.
+ */
+export const LOCAL_PAYMENT_LINK = "https://buy.stripe.com/test_stripeflare_local_stand_in";
 
 export interface DevVarsFile {
   path: string;
@@ -73,6 +78,7 @@ export function localSetup(vars: Record<string, string>): Record<string, string>
     // that only the stand-in accepts.
     changes.STRIPE_SECRET = LOCAL_STRIPE_SECRET;
     if (!vars.STRIPE_API_BASE) changes.STRIPE_API_BASE = LOCAL_STRIPE_API_BASE;
+    if (!vars.STRIPE_PAYMENT_LINK) changes.STRIPE_PAYMENT_LINK = LOCAL_PAYMENT_LINK;
   }
   return changes;
 }

@@ -4,7 +4,7 @@
 
 import { randomBytes } from "node:crypto";
 import Stripe from "stripe";
-import { LOCAL_STRIPE_SECRET } from "./dev-vars.ts";
+import { LOCAL_STRIPE_API_BASE, LOCAL_STRIPE_SECRET } from "./dev-vars.ts";
 import { UsageError } from "./usage-error.ts";
 
 export interface PaymentRequest {
@@ -19,6 +19,10 @@ export interface PaymentRequest {
 
 export interface RecordedPayment {
   paymentIntent: string | null;
+  /** The stand-in's Payment Link whose URL is STRIPE_PAYMENT_LINK. */
+  paymentLink: string;
+  /** Whether the stand-in outlives this command (`npm run stripe-local`), so the Worker can read the session later. */
+  standInStays: boolean;
   notes: string[];
   /** Keeps the completed checkout session at the stand-in, as Stripe keeps it (refunds look it up). */
   recordSession(session: Stripe.Checkout.Session): Promise<void>;
@@ -57,13 +61,14 @@ function client(vars: Record<string, string>, base: URL): Stripe {
 export async function recordPayment(vars: Record<string, string>, options: PaymentRequest): Promise<RecordedPayment> {
   const base = standInBase(vars);
   if (typeof base === "string") {
-    return {
-      paymentIntent: null,
-      notes: [`${base}: the event carries no PaymentIntent (credited without card details, login by payment not simulated).`],
-      recordSession: async () => {},
-      close: async () => {},
-    };
+    // The Worker checks every session with Stripe (its Payment Link, its currency): a payment
+    // made up here would be refused there.
+    throw new UsageError(
+      `${base}: a local payment needs the Stripe stand-in. Add STRIPE_API_BASE=${LOCAL_STRIPE_API_BASE} to .dev.vars ` +
+        "and restart `npm run dev`, or pay through your real Payment Link in Stripe's test mode.",
+    );
   }
+  if (!vars.STRIPE_PAYMENT_LINK) throw new UsageError("STRIPE_PAYMENT_LINK is empty in .dev.vars: run `npm run pay -- --setup` and restart `npm run dev`.");
   const { startStripeLocal } = await import("../stripe-local.ts");
   let local: Awaited<ReturnType<typeof startStripeLocal>> | undefined;
   const notes: string[] = [];
@@ -75,6 +80,11 @@ export async function recordPayment(vars: Record<string, string>, options: Payme
   }
   const close = async () => void (await local?.close());
   try {
+    const link = await localPost<{ id: string }>(vars, base, "/local/payment_links", {
+      url: vars.STRIPE_PAYMENT_LINK,
+      currency: options.currency,
+      unit_amount: options.amount,
+    });
     const intent = await client(vars, base).paymentIntents.create({
       amount: options.amount,
       currency: options.currency,
@@ -86,14 +96,9 @@ export async function recordPayment(vars: Record<string, string>, options: Payme
     });
     const recordSession = async (session: Stripe.Checkout.Session) => {
       // The stand-in's local-only endpoint (Stripe makes sessions itself; the SDK cannot).
-      const response = await fetch(new URL("/local/checkout_sessions", base), {
-        method: "POST",
-        headers: { Authorization: `Bearer ${vars.STRIPE_SECRET || LOCAL_STRIPE_SECRET}`, "Content-Type": "application/json" },
-        body: JSON.stringify(session),
-      });
-      if (!response.ok) notes.push(`The stand-in did not keep checkout session ${session.id} (${response.status}): refunds of it will not find it.`);
+      await localPost(vars, base, "/local/checkout_sessions", session);
     };
-    return { paymentIntent: intent.id, notes, recordSession, close };
+    return { paymentIntent: intent.id, paymentLink: link.id, standInStays: local === undefined, notes, recordSession, close };
   } catch (error) {
     await close();
     if (local === undefined && error instanceof Stripe.errors.StripeError) {
@@ -104,6 +109,18 @@ export async function recordPayment(vars: Record<string, string>, options: Payme
     }
     throw error;
   }
+}
+
+/** A call to the stand-in's local-only endpoints (Stripe makes these objects itself; the SDK cannot). */
+async function localPost<T>(vars: Record<string, string>, base: URL, path: string, body: unknown): Promise<T> {
+  const response = await fetch(new URL(path, base), {
+    method: "POST",
+    headers: { Authorization: `Bearer ${vars.STRIPE_SECRET || LOCAL_STRIPE_SECRET}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json().catch(() => null)) as (T & { error?: { message?: string } }) | null;
+  if (!response.ok || !answer) throw new UsageError(`the Stripe stand-in refused ${path}: ${answer?.error?.message ?? response.status}`);
+  return answer;
 }
 
 /**
@@ -136,7 +153,7 @@ export async function refundPayment(
 }
 
 /** The checkout session a paid Payment Link checkout completes with. */
-export function checkoutSession(options: PaymentRequest, paymentIntent: string | null): Stripe.Checkout.Session {
+export function checkoutSession(options: PaymentRequest, paymentIntent: string | null, paymentLink: string): Stripe.Checkout.Session {
   const created = Math.floor(Date.now() / 1000);
   return {
     id: `cs_test_local_${randomBytes(16).toString("hex")}`,
@@ -156,11 +173,12 @@ export function checkoutSession(options: PaymentRequest, paymentIntent: string |
     metadata: {},
     mode: "payment",
     payment_intent: paymentIntent,
-    payment_link: "plink_local",
+    payment_link: paymentLink,
     payment_method_types: ["card", "link"],
     payment_status: "paid",
     status: "complete",
     success_url: null,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     url: null,
   } as unknown as Stripe.Checkout.Session;
 }

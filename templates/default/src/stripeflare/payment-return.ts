@@ -28,7 +28,7 @@ import { creditSession } from "./webhook";
 
 export const PAYMENT_RETURN_PATH = "/me/paid";
 
-const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9]{1,200}$/;
+const SESSION_ID = /^cs_(test|live)_[A-Za-z0-9_]{1,250}$/;
 
 export async function paymentReturn(request: Request, env: StripeflareEnv, read: TokenRead, dbs: Databases): Promise<Response> {
   if (request.method !== "GET") return new Response("Method not allowed: the Payment Link's redirect is a GET\n", { status: 405, headers: { Allow: "GET" } });

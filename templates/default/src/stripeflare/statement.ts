@@ -85,7 +85,7 @@ function entry(row: StatementEntry): StatementEntry {
  * statement shows only its start: enough to tell payments apart, nothing to log in with.
  */
 export function publicReference(reference: string | null): string | null {
-  const match = reference === null ? null : /^(cs_(?:test|live)_)([A-Za-z0-9]+)$/.exec(reference);
+  const match = reference === null ? null : /^(cs_(?:test|live)_)([A-Za-z0-9_]+)$/.exec(reference);
   return match ? `${match[1]}${match[2]!.slice(0, 6)}…` : reference;
 }
 
