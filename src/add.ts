@@ -11,10 +11,11 @@ import { normalizeCurrency, toMinorUnits } from "./money.js";
 import { detectPackageManager, installDependencies, projectPackageManager } from "./package-manager.js";
 import { normalizeDomain } from "./project-name.js";
 import * as ask from "./prompts.js";
-import { readState, writeState, type ProjectState } from "./state.js";
+import { secretsFileProblem } from "./git.js";
+import { newProjectId, readState, writeState, type ProjectState } from "./state.js";
 import { deployProject, refuseUndeployable, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { addSummaryText } from "./summary.js";
-import { ensureGitignore, readPackageScripts, writableProblem } from "./template.js";
+import { ensureGitignore, readPackageScripts, symlinkProblem, writableProblem } from "./template.js";
 import { heading, info, note, step } from "./ui.js";
 import { addDependencies, copyWallet, mapDormroomTypes, walletDependencies, walletImportPath, WALLET_DIR_NAME } from "./wallet.js";
 import { parseJsonc } from "./wrangler-config.js";
@@ -32,6 +33,8 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
   if (!existsSync(root)) fail(`${where} does not exist`);
   const unwritable = writableProblem(root);
   if (unwritable) fail(unwritable);
+  const link = symlinkProblem(root, [".dev.vars", ".dev.vars.example", ".gitignore", ".stripeflare.json"]);
+  if (link) fail(link);
   const worker =
     guard(() => readWorkerConfig(root)) ??
     fail(`${where} is not a Worker project: it has no wrangler.jsonc, wrangler.json or wrangler.toml (to start a new one: npx create-stripeflare my-api)`);
@@ -107,7 +110,13 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
     note(`${fileName} has environments (${Object.keys(config.env).join(", ")}): Durable Object bindings are not inherited, so add DORM_NAMESPACE → DORM to each one you deploy`);
   }
 
-  // .dev.vars: the five keys where missing; values already there stay unless this run replaces them.
+  // .dev.vars: the five keys where missing; values already there stay unless this run replaces
+  // them. First .gitignore, then git is asked whether the file would be committed: if it would,
+  // nothing secret is written.
+  const ignored = ensureGitignore(root);
+  if (ignored.length) step(`added ${ignored.join(", ")} to .gitignore`);
+  const leak = await secretsFileProblem(root);
+  if (leak) fail(leak);
   const updates: Record<string, string> = {};
   for (const key of DEV_VARS_KEYS) if (projectVars[key] === undefined) updates[key] = "";
   if (!projectVars.DB_SECRET) updates.DB_SECRET = generateDbSecret();
@@ -119,14 +128,12 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
     devVars = { ...devVars, ...values };
     updateDevVarsFile(root, values);
   };
-  saveDevVars(updates);
+  guard(() => saveDevVars(updates));
   const fresh = Object.keys(updates).filter((key) => projectVars[key] === undefined);
   step(fresh.length ? `added ${fresh.join(", ")} to .dev.vars (mode 0600)` : "checked .dev.vars (mode 0600): all five keys were there");
   if (ensureDevVarsExample(root)) step("added the keys to .dev.vars.example");
-  const ignored = ensureGitignore(root);
-  if (ignored.length) step(`added ${ignored.join(", ")} to .gitignore`);
 
-  const state: ProjectState = kept ?? { project: name, createdBy: `create-stripeflare@${version} add`, scaffolded: false, stripe: {} };
+  const state: ProjectState = kept ?? { project: name, projectId: newProjectId(), createdBy: `create-stripeflare@${version} add`, scaffolded: false, stripe: {} };
   if (domain) state.domain = domain;
   Object.assign(state, { price: priceText, currency });
   writeState(root, state);

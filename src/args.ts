@@ -27,6 +27,8 @@ export interface Flags {
   pm?: PackageManager;
   yes: boolean;
   force: boolean;
+  /** Allow a live-mode key when nothing can be asked (CONTRACT §1). */
+  live: boolean;
   help: boolean;
   version: boolean;
 }
@@ -56,6 +58,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: "pm", kind: "string", value: "<npm|pnpm|yarn|bun>", help: "package manager (default: the one that launched this command)" },
   { name: "yes", alias: "y", kind: "boolean", help: "never prompt; take defaults (also when stdin is not a TTY)" },
   { name: "force", kind: "boolean", help: "allow a non-empty target folder (template files overwrite same-named files)" },
+  { name: "live", kind: "boolean", help: "allow a live-mode key (sk_live_…, rk_live_…) when nothing can be asked" },
   { name: "help", alias: "h", kind: "boolean", help: "show this help" },
   { name: "version", alias: "v", kind: "boolean", help: "show the version" },
 ];
@@ -120,6 +123,7 @@ export function parseArgs(argv: string[]): Flags {
     pm: pm as PackageManager | undefined,
     yes: bool("yes") ?? false,
     force: bool("force") ?? false,
+    live: bool("live") ?? false,
     help: bool("help") ?? false,
     version: bool("version") ?? false,
   };
@@ -136,7 +140,8 @@ export function helpText(version: string, command: Command = "create"): string {
   const options = ["Options:", ...rows.map(([names, help]) => `  ${names.padEnd(width)}${help}`)];
   const keys = [
     "Keys are looked up in this order: flag, environment (STRIPE_SECRET, STRIPE_PUBLISHABLE_KEY),",
-    "the project's .dev.vars, ~/.stripeflare.dev.vars, then a prompt.",
+    "the project's .dev.vars, ~/.stripeflare.dev.vars, then a prompt. Prefer the environment or the",
+    "prompt to --stripe-secret: a flag is visible to other users of this machine in the process list.",
     "STRIPE_API_BASE sends every Stripe API call elsewhere (tests, local stand-ins).",
   ];
   if (command === "add") {

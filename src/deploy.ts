@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+import { childEnvOptions } from "./child-env.js";
 
 export interface Wrangler {
   command: string;
@@ -25,7 +26,7 @@ async function run(wrangler: Wrangler, args: string[], options: { input?: string
     stdin: options.input === undefined ? "ignore" : undefined,
     stdout: options.show ? ["pipe", "inherit"] : "pipe",
     stderr: options.show ? ["pipe", "inherit"] : "pipe",
-    env: { WRANGLER_SEND_METRICS: "false" },
+    ...childEnvOptions({ WRANGLER_SEND_METRICS: "false" }),
   });
 }
 

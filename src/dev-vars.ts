@@ -46,17 +46,26 @@ export function mergeDevVars(existing: Record<string, string>, updates: Partial<
   return merged as DevVars;
 }
 
-function quote(value: string): string {
-  // Our values (keys, URLs, base64url) need no quoting; anything a user added by hand might.
-  return /^[A-Za-z0-9_.:/?=&%+@~-]*$/.test(value) ? value : JSON.stringify(value);
+/**
+ * A value written so that dotenv (what wrangler reads .dev.vars with) reads back exactly it:
+ * bare when it needs nothing, else single quotes (taken literally, newlines too), else
+ * backticks. A value with all three quote characters cannot be written safely: refused.
+ */
+export function quoteDevVar(key: string, value: string): string {
+  const candidates = [value, `'${value}'`, `\`${value}\``];
+  const fits = candidates.find((text, i) => (i > 0 || /^[^\s#'"`\\]*$/.test(value)) && parseDotenv(`${key}=${text}\n`)[key] === value);
+  if (fits === undefined) {
+    throw new Error(`the value for ${key} cannot be written to .dev.vars so that it reads back unchanged (it holds ', " and \` together)`);
+  }
+  return fits;
 }
 
 export function formatDevVars(vars: DevVars): string {
   const lines = ["# Local secrets for `wrangler dev`. Never commit this file (it is in .gitignore).", ""];
-  for (const key of DEV_VARS_KEYS) lines.push(`# ${COMMENTS[key]}`, `${key}=${quote(vars[key])}`);
+  for (const key of DEV_VARS_KEYS) lines.push(`# ${COMMENTS[key]}`, `${key}=${quoteDevVar(key, vars[key])}`);
   const extra = Object.keys(vars).filter((key) => !(DEV_VARS_KEYS as readonly string[]).includes(key));
   if (extra.length) lines.push("", "# Added by you");
-  for (const key of extra) lines.push(`${key}=${quote(vars[key])}`);
+  for (const key of extra) lines.push(`${key}=${quoteDevVar(key, vars[key])}`);
   return lines.join("\n") + "\n";
 }
 
@@ -84,24 +93,64 @@ export function writeDevVars(dir: string, vars: DevVars): void {
 }
 
 /**
- * In-place edit for a .dev.vars someone else wrote (`create-stripeflare add`): each key in
- * `updates` replaces only its own line, or is appended with its comment; every other line
- * (comments, order, other keys) stays as it was. Mode 0600, written atomically.
+ * In-place edit of a .dev.vars that may hold the user's own lines: each key in `updates` is
+ * set where dotenv reads it (its last assignment, multi-line quoted values included), or
+ * appended with its comment; every other line stays as it was. The result is parsed again
+ * before it is written: if any key would not read back as intended, nothing is written and
+ * the error says why. Mode 0600, written atomically.
  */
 export function updateDevVarsFile(dir: string, updates: Record<string, string>): void {
   const file = join(dir, ".dev.vars");
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const before = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const lines = before.split("\n");
+  const spans = assignmentSpans(lines);
   const appended: string[] = [];
-  for (const [key, value] of Object.entries(updates)) {
-    const line = new RegExp(`^([ \\t]*(?:export[ \\t]+)?${key}[ \\t]*=).*$`, "m");
-    if (line.test(text)) text = text.replace(line, () => `${key}=${quote(value)}`);
-    else appended.push(...(key in COMMENTS ? [`# ${COMMENTS[key as DevVarsKey]}`] : []), `${key}=${quote(value)}`);
+  // From the bottom up, so earlier spans keep their line numbers.
+  const edits = Object.entries(updates)
+    .map(([key, value]) => ({ key, line: `${key}=${quoteDevVar(key, value)}`, span: spans.filter((s) => s.key === key).at(-1) }))
+    .sort((a, b) => (b.span?.start ?? -1) - (a.span?.start ?? -1));
+  for (const edit of edits) {
+    if (edit.span) lines.splice(edit.span.start, edit.span.end - edit.span.start + 1, edit.line);
+    else appended.unshift(...(edit.key in COMMENTS ? [`# ${COMMENTS[edit.key as DevVarsKey]}`] : []), edit.line);
   }
+  let text = lines.join("\n");
   if (appended.length) {
-    const header = text.trim() ? ["", "# Stripeflare wallet (create-stripeflare add)"] : ["# Local secrets for `wrangler dev`. Never commit this file (it is in .gitignore).", ""];
+    const header = text.trim() ? ["", "# Stripeflare wallet (create-stripeflare)"] : ["# Local secrets for `wrangler dev`. Never commit this file (it is in .gitignore).", ""];
     text = text.replace(/\s*$/, text.trim() ? "\n" : "") + [...header, ...appended].join("\n") + "\n";
   }
+  const expected = { ...parseDotenv(before), ...updates };
+  const actual = parseDotenv(text);
+  const wrong = Object.keys(expected).find((key) => actual[key] !== expected[key]);
+  if (wrong !== undefined) {
+    throw new Error(`cannot edit .dev.vars safely (${wrong} would not read back as it should): edit it by hand, then run again`);
+  }
   writeFileAtomic(file, text, 0o600);
+}
+
+/**
+ * Where each assignment of a .dev.vars is, as dotenv sees it: `KEY=value` on one line, or a
+ * quoted value that runs over several lines up to its closing quote. Comment lines are skipped.
+ */
+export function assignmentSpans(lines: string[]): { key: string; start: number; end: number }[] {
+  const spans: { key: string; start: number; end: number }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*(.*)$/.exec(lines[i]!);
+    if (!match) continue;
+    const [, key, value] = match as unknown as [string, string, string];
+    let end = i;
+    const quote = value[0];
+    if (quote === "'" || quote === '"' || quote === "`") {
+      const closes = (text: string) => new RegExp(`(?<!\\\\)\\${quote}`).test(text);
+      if (!closes(value.slice(1))) {
+        let j = i + 1;
+        while (j < lines.length && !closes(lines[j]!)) j++;
+        if (j < lines.length) end = j; // an unclosed quote is not multi-line to dotenv: one line
+      }
+    }
+    spans.push({ key, start: i, end });
+    i = end;
+  }
+  return spans;
 }
 
 /** .dev.vars.example: created when missing, otherwise only the missing keys are appended (empty). */

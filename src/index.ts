@@ -7,19 +7,20 @@ import { basename, join, relative, resolve } from "node:path";
 import { inspect } from "node:util";
 import { addToProject } from "./add.js";
 import { helpText, parseArgs, UsageError, type Flags } from "./args.js";
-import { DEV_VARS_KEYS, formatDevVarsExample, mergeDevVars, readDevVars, writeDevVars, type DevVars } from "./dev-vars.js";
+import { DEV_VARS_KEYS, formatDevVarsExample, generateDbSecret, mergeDevVars, readDevVars, updateDevVarsFile, writeDevVars, type DevVars } from "./dev-vars.js";
 import { fail, guard, UserError } from "./failures.js";
-import { initRepository } from "./git.js";
+import { initRepository, secretsFileProblem } from "./git.js";
 import { redactSecrets } from "./keys.js";
 import { normalizeCurrency, toMinorUnits } from "./money.js";
 import { detectPackageManager, installDependencies, setPackageManagerField } from "./package-manager.js";
 import { normalizeDomain, projectNameProblem } from "./project-name.js";
 import * as ask from "./prompts.js";
 import { rerunHint, savedInProject } from "./rerun.js";
-import { readState, writeState, type ProjectState } from "./state.js";
+import { isRemembered, remember } from "./registry.js";
+import { newProjectId, readState, writeState, type ProjectState } from "./state.js";
 import { deployProject, loadStripe, refuseUndeployable, resolveStripeKeys, stripeSteps, type StripeStepsInput } from "./stripe-setup.js";
 import { summaryText } from "./summary.js";
-import { ensureGitignore, fetchTemplate, isEmptyDir, readPackageScripts, renamePackage, writableProblem } from "./template.js";
+import { ensureGitignore, fetchTemplate, isBundledTemplateName, isEmptyDir, OWN_FILES, readPackageScripts, renamePackage, symlinkProblem, writableProblem } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
 
@@ -105,12 +106,24 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   const nameProblem = projectNameProblem(name);
   if (nameProblem) fail(nameProblem);
   const previous = guard(() => readState(root));
-  const resuming = Boolean(previous?.scaffolded && previous.project === name);
-  if (resuming) info(`${relative(process.cwd(), root) || "."} was created by create-stripeflare: continuing there`);
+  const where = relative(process.cwd(), root) || ".";
+  // Ours to continue in: made by this CLI on this machine (registry.ts). A .stripeflare.json
+  // alone (hand-written, cloned, from another machine or an older version) needs --force, and
+  // then the folder's install scripts run only if the user agrees.
+  const projectFolder = Boolean(previous?.scaffolded && previous.project === name);
+  const ours = projectFolder && isRemembered(root, previous!.projectId);
+  const untrusted = projectFolder && !ours;
+  if (untrusted && !flags.force) {
+    fail(`${where} has a .stripeflare.json that create-stripeflare did not write on this machine: pass --force to continue there (its install scripts will not run unless you agree)`);
+  }
+  const resuming = projectFolder;
+  if (resuming) info(`${where} was created by create-stripeflare: continuing there${untrusted ? " (--force)" : ""}`);
   else if (!isEmptyDir(root) && !flags.force) {
-    const where = relative(process.cwd(), root) || ".";
     if (!interactive || !(await ask.askOverwrite(where))) fail(`${where} is not empty: choose another folder, or pass --force to copy the template into it`);
   }
+  // Nothing is written through a symbolic link already in the folder (it could point anywhere).
+  const link = symlinkProblem(root, OWN_FILES);
+  if (link) fail(link);
   // Before the Stripe key is checked or anything is created there: a folder we cannot write to.
   const unwritable = writableProblem(root);
   if (unwritable) fail(unwritable);
@@ -154,20 +167,37 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   guard(() => updateWranglerConfig(root, name, domain));
   ensureGitignore(root);
   if (!existsSync(join(root, ".dev.vars.example"))) writeFileSync(join(root, ".dev.vars.example"), formatDevVarsExample());
-  const state: ProjectState = previous && resuming ? previous : { project: name, createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };
+  const state: ProjectState =
+    previous && resuming ? previous : { project: name, projectId: newProjectId(), createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };
+  state.projectId ??= newProjectId();
   if (domain) state.domain = domain;
   Object.assign(state, { price: priceText, currency });
   writeState(root, state);
+  remember(root, state.projectId);
   if (!resuming) step(`set the name "${name}" in package.json and wrangler.jsonc${domain ? `, route ${domain}` : ""}`);
   else if (domain) step(`route ${domain} is in wrangler.jsonc`);
 
-  let devVars: DevVars = mergeDevVars(readDevVars(root), { STRIPE_SECRET: stripeKeys?.secret, STRIPE_PUBLISHABLE_KEY: stripeKeys?.publishable });
+  // The secrets must not reach a git repository this folder is in (git decides, not we).
+  const leak = await secretsFileProblem(root);
+  if (leak) fail(leak);
+  const existing = readDevVars(root);
+  // A new project gets its own DB_SECRET (the /db admin password), whatever a .dev.vars already
+  // in the folder says; a project we continue keeps its own.
+  const replacedDbSecret = !resuming && Boolean(existing.DB_SECRET);
+  let devVars: DevVars = mergeDevVars(existing, {
+    STRIPE_SECRET: stripeKeys?.secret,
+    STRIPE_PUBLISHABLE_KEY: stripeKeys?.publishable,
+    ...(resuming ? {} : { DB_SECRET: generateDbSecret() }),
+  });
   const saveDevVars = (updates: Partial<DevVars>) => {
     devVars = mergeDevVars(devVars, updates);
-    writeDevVars(root, devVars);
+    // A .dev.vars already there keeps its own lines; only our keys are set in it.
+    if (existsSync(join(root, ".dev.vars"))) updateDevVarsFile(root, Object.fromEntries(Object.entries(devVars).filter(([key, value]) => existing[key] !== value || updates[key] !== undefined)));
+    else writeDevVars(root, devVars);
   };
-  saveDevVars({});
+  guard(() => saveDevVars({}));
   step(`wrote .dev.vars (${DEV_VARS_KEYS.length} keys, mode 0600)`);
+  if (replacedDbSecret) note("The folder's .dev.vars had a DB_SECRET: it was replaced by a new random one, since a new project gets its own (it is also the /db admin password).");
 
   // 5. Stripe: product, price, payment link now; the webhook endpoint once there is a public URL.
   const setup: StripeStepsInput = {
@@ -188,13 +218,19 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
 
   // 6. Install and commit.
   if (flags.install) {
-    heading(`Installing dependencies with ${pm}`);
-    await installDependencies(pm, root).catch((error: Error) => fail(error.message));
+    // Install scripts run code of whoever wrote the package.json: ours (the bundled template)
+    // yes; a remote template's, or a folder this machine did not make, only if the user agrees.
+    const foreign = untrusted ? `${where} (not made here)` : isBundledTemplateName(flags.template) ? undefined : `template "${flags.template}"`;
+    const scripts = !foreign || (interactive && (await ask.askInstallScripts(foreign)));
+    heading(`Installing dependencies with ${pm}${scripts ? "" : " (install scripts off)"}`);
+    await installDependencies(pm, root, { scripts }).catch((error: Error) => fail(error.message));
     step(`installed dependencies with ${pm}`);
+    if (!scripts) note(`Install scripts of ${foreign} did not run. Read its package.json, then run \`${pm} install\` yourself if you trust it.`);
   }
   if (flags.git) {
     const outcome = await initRepository(root);
-    if (outcome.done) step("created a git repository with a first commit (.dev.vars is not in it)");
+    if (outcome.done) step("created a git repository with a first commit (git ignores .dev.vars: it is not in it)");
+    else if (outcome.unsafe) fail(`no git repository made: ${outcome.reason}`);
     else note(`Skipped git: ${outcome.reason}`);
   }
 

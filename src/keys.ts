@@ -46,21 +46,23 @@ const PUBLISHABLE_KEY = /^pk_(test|live)_[A-Za-z0-9_]{8,}$/;
 
 export function secretKeyMode(key: string): StripeMode {
   const match = SECRET_KEY.exec(key);
-  if (!match) {
-    throw new Error(
-      `the Stripe secret key ${maskSecret(key)} is not a secret key: expected sk_test_…, sk_live_…, rk_test_… or rk_live_…` +
-        (key.startsWith("pk_") ? " (that is the publishable key)" : ""),
-    );
-  }
+  if (!match) throw new Error(`the Stripe secret key ${maskSecret(key)} ${keyProblem(key, /^(sk|rk)_(test|live)_/, "sk_test_…, sk_live_…, rk_test_… or rk_live_…")}${key.startsWith("pk_") ? " (that is the publishable key)" : ""}`);
   return match[2] as StripeMode;
 }
 
 export function publishableKeyMode(key: string): StripeMode {
   const match = PUBLISHABLE_KEY.exec(key);
-  if (!match) {
-    throw new Error(`the Stripe publishable key ${maskSecret(key)} is not a publishable key: expected pk_test_… or pk_live_…`);
-  }
+  if (!match) throw new Error(`the Stripe publishable key ${maskSecret(key)} ${keyProblem(key, /^pk_(test|live)_/, "pk_test_… or pk_live_…")}`);
   return match[1] as StripeMode;
+}
+
+/** What is wrong with a key whose shape is off: say which part, not just "expected …". */
+function keyProblem(key: string, prefix: RegExp, expected: string): string {
+  const head = prefix.exec(key)?.[0];
+  if (!head) return `is not one: it should start with ${expected}`;
+  const rest = key.slice(head.length);
+  if (rest.length < 8) return `is too short: ${rest.length} character${rest.length === 1 ? "" : "s"} after ${head} (copy the whole key from the Stripe dashboard)`;
+  return `has characters a Stripe key never has after ${head} (only letters, digits and _): check for spaces or quotes copied with it`;
 }
 
 /** Secret and restricted API keys and webhook signing secrets, wherever they appear in a text. */

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { PackageManager } from "./args.js";
+import { childEnvOptions } from "./child-env.js";
 
 export function detectPackageManager(userAgent = process.env.npm_config_user_agent): PackageManager {
   const name = userAgent?.split(" ")[0]?.split("/")[0];
@@ -14,10 +15,14 @@ export function runScriptCommand(pm: PackageManager, script: string): string {
   return pm === "npm" ? `npm run ${script}` : `${pm} ${script}`;
 }
 
-export async function installDependencies(pm: PackageManager, dir: string): Promise<void> {
+/**
+ * `scripts` false: the packages' install scripts do not run (a template or folder we did not
+ * make may carry code of anyone's). Never with our Stripe values in the environment.
+ */
+export async function installDependencies(pm: PackageManager, dir: string, { scripts = true } = {}): Promise<void> {
   try {
     // Output goes to the user's terminal: installs are slow and their progress is the feedback.
-    await execa(pm, ["install"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"] });
+    await execa(pm, scripts ? ["install"] : ["install", "--ignore-scripts"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"], ...childEnvOptions() });
   } catch (error) {
     const e = error as { code?: string; exitCode?: number };
     if (e.code === "ENOENT") throw new Error(`${pm} is not installed or not on PATH (choose another with --pm)`);
@@ -42,7 +47,7 @@ async function packageManagerVersion(pm: PackageManager, userAgent = process.env
   const [name, version] = userAgent?.split(" ")[0]?.split("/") ?? [];
   if (name === pm && version && /^\d+\.\d+\.\d+/.test(version)) return version;
   try {
-    const result = await execa(pm, ["--version"], { stdin: "ignore", timeout: 10_000 });
+    const result = await execa(pm, ["--version"], { stdin: "ignore", timeout: 10_000, ...childEnvOptions() });
     return /^\d+\.\d+\.\d+[^\s]*$/.test(result.stdout.trim()) ? result.stdout.trim() : undefined;
   } catch {
     return undefined;

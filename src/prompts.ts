@@ -88,6 +88,14 @@ export function askPublishableKey(mode: StripeMode): Promise<string> {
   });
 }
 
+export function askInstallScripts(source: string): Promise<boolean> {
+  return ask<boolean>({
+    type: "confirm",
+    message: `Run the install scripts of ${source}? They run its code on this machine (default: install without them)`,
+    initial: false,
+  });
+}
+
 export function askConfirmLive(): Promise<boolean> {
   return ask<boolean>({
     type: "confirm",

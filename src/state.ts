@@ -3,7 +3,7 @@
 // ours, so a rerun may continue in it without --force. It holds ids, never secrets; the webhook
 // secret is represented by a hash only, to tell whether .dev.vars still holds the secret of the
 // recorded endpoint.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "./dev-vars.js";
@@ -24,6 +24,12 @@ export interface StripeRecord {
 
 export interface ProjectState {
   project: string;
+  /**
+   * Random per project (`sfp_…`), in every Stripe object's metadata (stripeflare_project_id):
+   * two projects of the same name on one Stripe account never touch each other's objects.
+   * Absent in files written before it existed: the next run adds it.
+   */
+  projectId?: string;
   createdBy: string;
   scaffolded: boolean;
   stripe: Partial<Record<StripeMode, StripeRecord>>;
@@ -47,6 +53,10 @@ export function readState(dir: string): ProjectState | undefined {
 
 export function writeState(dir: string, state: ProjectState): void {
   writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + "\n");
+}
+
+export function newProjectId(): string {
+  return `sfp_${randomBytes(12).toString("hex")}`;
 }
 
 export function sha256(value: string): string {

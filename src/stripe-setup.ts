@@ -8,7 +8,7 @@ import { DEV_VARS_KEYS } from "./dev-vars.js";
 import { fail, guard } from "./failures.js";
 import { lookupKey, maskSecret, publishableKeyMode, readHomeVars, secretKeyMode, type StripeMode } from "./keys.js";
 import * as ask from "./prompts.js";
-import { writeState, type ProjectState, type StripeRecord } from "./state.js";
+import { newProjectId, writeState, type ProjectState, type StripeRecord } from "./state.js";
 import type { SummaryInput } from "./summary.js";
 import { heading, info, note, step } from "./ui.js";
 
@@ -29,6 +29,7 @@ export async function resolveStripeKeys(flags: Flags, interactive: boolean, proj
   if (!flags.stripe) return undefined;
   const homeVars = readHomeVars();
   let secret = lookupKey(flags.stripeSecret, "STRIPE_SECRET", process.env, homeVars, projectVars)?.value;
+  if (flags.stripeSecret) note("--stripe-secret is visible to other users of this machine in the process list: prefer STRIPE_SECRET in the environment, or the prompt.");
   if (!secret && interactive) secret = await ask.askStripeSecret();
   if (!secret && !interactive) fail("missing Stripe secret key: pass --stripe-secret <key> (or set STRIPE_SECRET), or --no-stripe to skip Stripe");
   if (!secret) {
@@ -36,6 +37,10 @@ export async function resolveStripeKeys(flags: Flags, interactive: boolean, proj
     return undefined;
   }
   const mode = guard(() => secretKeyMode(secret!));
+  // Live objects are real money: without a person to ask, only an explicit --live allows them.
+  if (mode === "live" && !interactive && !flags.live) {
+    fail(`${maskSecret(secret)} is a LIVE key: pass --live to create real products, prices, links and webhooks without a prompt, or use a test key (sk_test_…)`);
+  }
   let publishable = lookupKey(flags.stripePublishableKey, "STRIPE_PUBLISHABLE_KEY", process.env, homeVars, projectVars)?.value;
   if (!publishable && interactive) publishable = await ask.askPublishableKey(mode);
   if (!publishable) fail("missing Stripe publishable key: pass --stripe-publishable-key <pk_…> (or set STRIPE_PUBLISHABLE_KEY)");
@@ -46,9 +51,9 @@ export async function resolveStripeKeys(flags: Flags, interactive: boolean, proj
   await checkStripeKey(client, secret).catch((error: Error) => fail(error.message));
   info(`Stripe key ${maskSecret(secret)} works (${mode} mode)`);
   if (mode === "live") {
-    if (interactive) {
+    if (interactive && !flags.live) {
       if (!(await ask.askConfirmLive())) fail("stopped before using the live key; nothing was created");
-    } else note("LIVE mode: the objects below are real and so are payments through the link.");
+    } else note("LIVE mode (--live): the objects below are real and so are payments through the link.");
   }
   return { secret, publishable: publishable!, mode };
 }
@@ -116,13 +121,22 @@ export function stripeSteps(input: StripeStepsInput) {
     writeState(root, state);
   };
   const publicUrl = () => (input.domain ? `https://${input.domain}` : state.deployedUrl);
+  // Files written before project ids existed get one now (objects they recorded are adopted).
+  const projectId = () => {
+    if (!state.projectId) {
+      state.projectId = newProjectId();
+      writeState(root, state);
+    }
+    return state.projectId;
+  };
 
   const provisionCatalog = async () => {
     const { api, stripe } = await connect();
-    const redirectUrl = publicUrl() && `${publicUrl()}/`;
+    // The paying browser comes back to the wallet's payment return: login by payment.
+    const redirectUrl = publicUrl() && `${publicUrl()}${api.PAYMENT_RETURN_PATH}`;
     const catalog = await api.provisionCatalog(
       stripe,
-      { project: input.name, title: input.title, titleExplicit: input.titleExplicit, unitAmount: input.unitAmount, currency: input.currency, redirectUrl, runId },
+      { project: input.name, projectId: projectId(), title: input.title, titleExplicit: input.titleExplicit, unitAmount: input.unitAmount, currency: input.currency, redirectUrl, runId },
       recordOf(),
       saveRecord,
       step,
@@ -133,7 +147,7 @@ export function stripeSteps(input: StripeStepsInput) {
     const { api, stripe } = await connect();
     await api.provisionWebhook(
       stripe,
-      { project: input.name, url: `${publicUrl()}/stripe-webhook`, currentSecret: input.devVar("STRIPE_WEBHOOK_SIGNING_SECRET") || undefined, runId },
+      { project: input.name, projectId: projectId(), url: `${publicUrl()}/stripe-webhook`, currentSecret: input.devVar("STRIPE_WEBHOOK_SIGNING_SECRET") || undefined, runId },
       recordOf(),
       (record, secret) => {
         input.saveDevVars({ STRIPE_WEBHOOK_SIGNING_SECRET: secret }); // the secret first: it exists nowhere else

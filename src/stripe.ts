@@ -1,12 +1,18 @@
-// Stripe provisioning. Every object is tagged with metadata.stripeflare_project so a rerun finds
-// it again; ids recorded in .stripeflare.json are tried first because list/search results may
-// lag behind writes. Creates carry idempotency keys so the SDK's automatic retries can never
-// make a second copy.
+// Stripe provisioning. Every object is tagged with metadata.stripeflare_project (the name, for
+// people) and stripeflare_project_id (a random id recorded in .stripeflare.json): only objects
+// carrying this project's id are reused, updated, retired or deleted, so another project on
+// the same Stripe account, even one of the same name, is never touched. Ids recorded in
+// .stripeflare.json are tried first because list results may lag behind writes. Creates carry
+// idempotency keys so the SDK's automatic retries can never make a second copy.
 import Stripe from "stripe";
 import { maskSecret } from "./keys.js";
 import { sha256, type StripeRecord } from "./state.js";
 
 export const PROJECT_METADATA_KEY = "stripeflare_project";
+export const PROJECT_ID_METADATA_KEY = "stripeflare_project_id";
+
+/** The wallet route the Payment Link sends the paying browser back to (login by payment). */
+export const PAYMENT_RETURN_PATH = "/me/paid?session_id={CHECKOUT_SESSION_ID}";
 /**
  * Every event the Worker's webhook acts on (WEBHOOK_EVENTS in the template's
  * src/stripeflare/webhook.ts): checkouts credit, refunds and disputes take credit back or hold
@@ -97,6 +103,7 @@ export async function checkStripeKey(stripe: Stripe, secret: string): Promise<vo
 
 export interface CatalogInput {
   project: string;
+  projectId: string;
   title: string;
   /** Rename an existing product only when the user asked for a title. */
   titleExplicit: boolean;
@@ -115,8 +122,19 @@ export interface Catalog {
 
 export type Report = (line: string) => void;
 
-const tagged = (project: string) => (item: { metadata: Stripe.Metadata | null }) =>
-  item.metadata?.[PROJECT_METADATA_KEY] === project;
+type Tagged = { id: string; metadata: Stripe.Metadata | null };
+
+/**
+ * Ownership: an object is this project's when it carries its id. An object this project
+ * recorded before ids existed (its id in .stripeflare.json, tagged with the project's name and
+ * no id) is adopted: `adopt` writes the id into its metadata.
+ */
+function ownership(project: string, projectId: string, recorded: (string | undefined)[]) {
+  const isOurs = (item: Tagged) => item.metadata?.[PROJECT_ID_METADATA_KEY] === projectId;
+  const isLegacyOurs = (item: Tagged) =>
+    recorded.includes(item.id) && item.metadata?.[PROJECT_METADATA_KEY] === project && !item.metadata?.[PROJECT_ID_METADATA_KEY];
+  return { isOurs, isLegacyOurs, metadata: { [PROJECT_METADATA_KEY]: project, [PROJECT_ID_METADATA_KEY]: projectId } };
+}
 
 function afterCompletion(redirectUrl?: string): Stripe.PaymentLinkCreateParams.AfterCompletion {
   return redirectUrl ? { type: "redirect", redirect: { url: redirectUrl } } : { type: "hosted_confirmation" };
@@ -134,13 +152,17 @@ export async function provisionCatalog(
   report: Report,
 ): Promise<Catalog> {
   const { project } = input;
-  const metadata = { [PROJECT_METADATA_KEY]: project };
-  const isOurs = tagged(project);
+  const { isOurs, isLegacyOurs, metadata } = ownership(project, input.projectId, [record.productId, record.priceId, record.paymentLinkId]);
+  const idTag = { [PROJECT_ID_METADATA_KEY]: input.projectId };
 
   // Product
   let product: Stripe.Product | null = record.productId ? await retrieveOrNull(() => stripe.products.retrieve(record.productId!)) : null;
+  if (product && isLegacyOurs(product)) product = await stripe.products.update(product.id, { metadata: idTag });
   if (product && !isOurs(product)) product = null;
-  product ??= (await collect(stripe.products.list({ limit: 100, active: true }), isOurs))[0] ?? null;
+  const products = await collect(stripe.products.list({ limit: 100, active: true }), (p) => isOurs(p) || p.metadata?.[PROJECT_METADATA_KEY] === project);
+  product ??= products.find(isOurs) ?? null;
+  const namesakes = products.filter((p) => !isOurs(p) && p.id !== product?.id);
+  if (namesakes.length) report(`left alone ${namesakes.map((p) => p.id).join(", ")}: another project named "${project}" on this Stripe account`);
   if (!product) {
     product = await stripe.products.create({ name: input.title, metadata }, { idempotencyKey: `${input.runId}:product` });
     report(`created Product ${product.id}`);
@@ -163,7 +185,8 @@ export async function provisionCatalog(
     price.unit_amount === input.unitAmount &&
     (typeof price.product === "string" ? price.product : price.product.id) === productId;
   let price: Stripe.Price | null = record.priceId ? await retrieveOrNull(() => stripe.prices.retrieve(record.priceId!)) : null;
-  if (price && !fits(price)) price = null;
+  if (price && isLegacyOurs(price)) price = await stripe.prices.update(price.id, { metadata: idTag });
+  if (price && (!fits(price) || !isOurs(price))) price = null;
   const ourPrices = await collect(stripe.prices.list({ limit: 100, active: true, product: productId }), isOurs);
   price ??= ourPrices.find(fits) ?? null;
   if (!price) {
@@ -181,6 +204,7 @@ export async function provisionCatalog(
   const wanted = afterCompletion(input.redirectUrl);
   const linkFits = (link: Stripe.PaymentLink) => link.active && isOurs(link) && link.metadata?.stripeflare_price === priceId;
   let link: Stripe.PaymentLink | null = record.paymentLinkId ? await retrieveOrNull(() => stripe.paymentLinks.retrieve(record.paymentLinkId!)) : null;
+  if (link && isLegacyOurs(link)) link = await stripe.paymentLinks.update(link.id, { metadata: { ...link.metadata, ...idTag } });
   if (link && !linkFits(link)) link = null;
   const ourLinks = await collect(stripe.paymentLinks.list({ limit: 100, active: true }), isOurs);
   link ??= ourLinks.find(linkFits) ?? null;
@@ -219,6 +243,7 @@ export async function provisionCatalog(
 
 export interface WebhookInput {
   project: string;
+  projectId: string;
   url: string;
   /** STRIPE_WEBHOOK_SIGNING_SECRET currently in .dev.vars, if any. */
   currentSecret?: string;
@@ -244,11 +269,27 @@ export async function provisionWebhook(
   onSecret: (record: StripeRecord, secret: string) => void,
   report: Report,
 ): Promise<WebhookResult> {
-  const isOurs = tagged(input.project);
-  const candidates = await collect(stripe.webhookEndpoints.list({ limit: 100 }), (endpoint) => isOurs(endpoint) || endpoint.url === input.url);
+  const { isOurs, isLegacyOurs, metadata } = ownership(input.project, input.projectId, [record.webhookEndpointId]);
+  const found = await collect(stripe.webhookEndpoints.list({ limit: 100 }), (endpoint) => isOurs(endpoint) || isLegacyOurs(endpoint) || endpoint.url === input.url);
+  // Someone else's endpoint at our URL (made by hand, or by another project serving this
+  // domain): never deleted or taken over. Two endpoints at one URL would each need the
+  // Worker's one signing secret, so stop and say what to do.
+  const foreign = found.find((endpoint) => !isOurs(endpoint) && !isLegacyOurs(endpoint));
+  if (foreign) {
+    throw new Error(
+      `Stripe already has Webhook Endpoint ${foreign.id} at ${input.url}, not made by this project. ` +
+        "Nothing was changed: delete it in the Stripe dashboard (Developers > Webhooks) if it is an old one of yours, or use another --domain, then run again",
+    );
+  }
+  for (const legacy of found.filter(isLegacyOurs)) {
+    const adopted = await stripe.webhookEndpoints.update(legacy.id, { metadata: { ...legacy.metadata, [PROJECT_ID_METADATA_KEY]: input.projectId } });
+    found.splice(found.indexOf(legacy), 1, adopted);
+  }
+  const candidates = found;
   let recorded = record.webhookEndpointId ? candidates.find((e) => e.id === record.webhookEndpointId) : undefined;
   if (!recorded && record.webhookEndpointId) {
     recorded = (await retrieveOrNull(() => stripe.webhookEndpoints.retrieve(record.webhookEndpointId!))) ?? undefined;
+    if (recorded && !isOurs(recorded)) recorded = undefined;
   }
   const secretHeld =
     recorded && input.currentSecret && record.webhookSecretSha256 === sha256(input.currentSecret) ? input.currentSecret : undefined;
@@ -277,7 +318,7 @@ export async function provisionWebhook(
         enabled_events: [...WEBHOOK_EVENTS],
         api_version: Stripe.API_VERSION as Stripe.WebhookEndpointCreateParams.ApiVersion,
         description: `Stripeflare wallet top-ups for ${input.project}`,
-        metadata: { [PROJECT_METADATA_KEY]: input.project },
+        metadata,
       },
       { idempotencyKey: `${input.runId}:webhook_endpoint` },
     );
@@ -290,9 +331,9 @@ export async function provisionWebhook(
   onSecret(record, secret);
 
   for (const stale of candidates) {
-    if (stale.id === endpoint.id) continue;
+    if (stale.id === endpoint.id || !isOurs(stale)) continue;
     await stripe.webhookEndpoints.del(stale.id);
-    report(`deleted Webhook Endpoint ${stale.id} (its signing secret is not in .dev.vars)`);
+    report(`deleted Webhook Endpoint ${stale.id} of this project (its signing secret is not in .dev.vars)`);
   }
   return { endpoint, secret, created };
 }

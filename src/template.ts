@@ -1,6 +1,6 @@
 // Getting the template into the target folder: the bundled one (offline) or a giget source,
 // filtered the same way, with `_gitignore` renamed (npm never ships files called .gitignore).
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,28 +56,60 @@ export function writableProblem(dir: string, cwd = process.cwd()): string | unde
   }
 }
 
-export function copyTemplateDir(from: string, to: string): string[] {
-  const copied: string[] = [];
-  const walk = (src: string, dest: string, rel: string) => {
-    try {
-      mkdirSync(dest, { recursive: true });
-    } catch (error) {
-      throw new Error(writableProblem(dest) ?? `cannot create ${dest}: ${(error as Error).message}`);
-    }
-    for (const entry of readdirSync(src)) {
-      if (SKIPPED.has(entry) || entry.endsWith(".tgz")) continue;
-      const target = RENAMED[entry] ?? entry;
-      const srcPath = join(src, entry);
-      const stat = statSync(srcPath);
-      if (stat.isDirectory()) walk(srcPath, join(dest, target), `${rel}${target}/`);
-      else {
-        copyFileSync(srcPath, join(dest, target));
-        copied.push(`${rel}${target}`);
+/** Files the CLI itself writes into a project, besides the template's. */
+export const OWN_FILES = [".dev.vars", ".dev.vars.example", ".gitignore", ".stripeflare.json", "package.json", "package-lock.json", "wrangler.jsonc"];
+
+/**
+ * The first of `paths` (relative to `root`) that is, or lies under, a symbolic link already in
+ * the folder: writing there would write wherever the link points, outside the project too.
+ */
+export function symlinkIn(root: string, paths: string[]): string | undefined {
+  for (const path of paths) {
+    const parts = path.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join("/");
+      try {
+        if (lstatSync(join(root, rel)).isSymbolicLink()) return rel;
+      } catch {
+        break; // does not exist: nothing below it can be a link
       }
     }
+  }
+  return undefined;
+}
+
+export function symlinkProblem(root: string, paths: string[]): string | undefined {
+  const link = symlinkIn(root, paths);
+  return link && `${relative(process.cwd(), join(root, link)) || link} is a symbolic link: refusing to write through it (remove it, or choose another folder)`;
+}
+
+export function copyTemplateDir(from: string, to: string): string[] {
+  const files: [string, string][] = [];
+  const walk = (src: string, rel: string) => {
+    for (const entry of readdirSync(src)) {
+      if (SKIPPED.has(entry) || entry.endsWith(".tgz")) continue;
+      const srcPath = join(src, entry);
+      const target = `${rel}${RENAMED[entry] ?? entry}`;
+      const stat = lstatSync(srcPath);
+      if (stat.isSymbolicLink()) continue; // a template's links could point anywhere on this machine
+      if (stat.isDirectory()) walk(srcPath, `${target}/`);
+      else files.push([srcPath, target]);
+    }
   };
-  walk(from, to, "");
-  return copied;
+  walk(from, "");
+  // Every path is checked before the first write: a link in the target is refused, not followed.
+  const link = symlinkProblem(to, [...files.map(([, target]) => target), ...OWN_FILES]);
+  if (link) throw new Error(link);
+  for (const [srcPath, target] of files) {
+    const dest = join(to, target);
+    try {
+      mkdirSync(dirname(dest), { recursive: true });
+    } catch (error) {
+      throw new Error(writableProblem(dirname(dest)) ?? `cannot create ${dirname(dest)}: ${(error as Error).message}`);
+    }
+    copyFileSync(srcPath, dest);
+  }
+  return files.map(([, target]) => target);
 }
 
 /** Make sure .gitignore exists and ignores what must never be committed (globs count too). */
@@ -92,10 +124,14 @@ export function ensureGitignore(dir: string): string[] {
   return missing;
 }
 
+/** Of REQUIRED_GITIGNORE, the folders (a pattern ending in "/" matches only folders). */
+const FOLDERS = new Set(["node_modules", ".wrangler"]);
+
 /**
  * Whether a .gitignore ignores a top-level name: later lines win, `!` re-includes, `*` and `?`
- * are globs, a backslash escapes, and a leading or trailing slash does not change a top-level
- * match. Enough for the names we need (`.dev.vars`, `.wrangler`), not a full gitignore engine.
+ * are globs, a backslash escapes, a leading slash does not change a top-level match and a
+ * trailing one matches folders only. Enough to decide what to append; git itself has the last
+ * word (git.ts asks it before anything is committed).
  */
 export function gitignoreIgnores(text: string, name: string): boolean {
   let ignored = false;
@@ -104,6 +140,7 @@ export function gitignoreIgnores(text: string, name: string): boolean {
     if (!line || line.startsWith("#")) continue;
     const negated = line.startsWith("!");
     if (negated) line = line.slice(1);
+    if (line.endsWith("/") && !FOLDERS.has(name)) continue;
     line = line.replace(/^\//, "").replace(/\/$/, "").replace(/^\*\*\//, "");
     if (line.includes("/")) continue; // a nested path never names a top-level entry
     let pattern = "";

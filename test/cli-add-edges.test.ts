@@ -253,7 +253,7 @@ describe("add's helpers", () => {
     writeFileSync(join(dir, ".dev.vars"), '# top\nA="x y"\nexport STRIPE_SECRET=old\n\n# end\n', { mode: 0o644 });
     updateDevVarsFile(dir, { STRIPE_SECRET: "sk_test_new", DB_SECRET: "z".repeat(40) });
     const text = readFileSync(join(dir, ".dev.vars"), "utf8");
-    expect(text).toMatch(/^# top\nA="x y"\nSTRIPE_SECRET=sk_test_new\n\n# end\n\n# Stripeflare wallet \(create-stripeflare add\)\n# random secret.*\nDB_SECRET=z{40}\n$/);
+    expect(text).toMatch(/^# top\nA="x y"\nSTRIPE_SECRET=sk_test_new\n\n# end\n\n# Stripeflare wallet \(create-stripeflare\)\n# random secret.*\nDB_SECRET=z{40}\n$/);
     expect(readDevVarsFile(dir)).toEqual({ A: "x y", STRIPE_SECRET: "sk_test_new", DB_SECRET: "z".repeat(40) });
   });
 

@@ -56,7 +56,7 @@ describe("--deploy", () => {
     expect(endpoints.map((e) => e.url)).toEqual([`${url}/stripe-webhook`]);
     const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("nodomain"));
     expect(links).toHaveLength(1);
-    expect(links[0].after_completion.redirect?.url).toBe(`${url}/`);
+    expect(links[0].after_completion.redirect?.url).toBe(`${url}/me/paid?session_id={CHECKOUT_SESSION_ID}`);
     const vars = readDevVarsFile(join(cwd, "nodomain"));
     expect(vars.STRIPE_WEBHOOK_SIGNING_SECRET).toBe(stripe().webhookSecret(endpoints[0].id));
     expect(JSON.parse(wrangler.calls()[2].stdin)).toEqual(vars);
@@ -74,7 +74,8 @@ describe("--deploy", () => {
     const project = join(cwd, "later-deploy");
     const original = readFileSync(join(project, ".dev.vars"), "utf8");
     const wrangler = fakeWrangler();
-    const deployAgain = () => runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { STRIPE_API_BASE: stripe().url, ...wrangler.env } });
+    // The same user (same HOME) runs it from inside the project.
+    const deployAgain = () => runCli([".", "--yes", "--no-install", "--deploy"], { cwd: project, env: { HOME: cwd, STRIPE_API_BASE: stripe().url, ...wrangler.env } });
 
     // Local-only values (as `npm run pay -- --setup` writes them) are refused, before anything runs.
     writeFileSync(join(project, ".dev.vars"), original + "STRIPE_API_BASE=http://127.0.0.1:12111\n");

@@ -28,7 +28,7 @@ describe("input checks lose nothing", () => {
     const cwd = tempDir();
     const malformed = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe().keys.publishable], cwd);
     expect(malformed.exitCode).not.toBe(0);
-    expect(malformed.stderr).toMatch(/not a secret key.*publishable key/);
+    expect(malformed.stderr).toMatch(/is not one: it should start with sk_test_.*\(that is the publishable key\)/);
     const mismatch = await run(["shop", "--yes", "--no-install", "--stripe-secret", stripe().keys.secret, "--stripe-publishable-key", stripe().keys.livePublishable], cwd);
     expect(mismatch.exitCode).not.toBe(0);
     expect(mismatch.stderr).toMatch(/test mode but the publishable key pk_live_…\w{4} is live mode/);

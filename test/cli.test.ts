@@ -104,7 +104,7 @@ describe("non-interactive happy path", () => {
     expect(prices.map((p) => [p.unit_amount, p.currency, p.product])).toEqual([[1999, "usd", products[0].id]]);
     const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("my-api"));
     expect(links).toHaveLength(1);
-    expect(links[0].after_completion).toEqual({ type: "redirect", redirect: { url: "https://api.example.com/" } });
+    expect(links[0].after_completion).toEqual({ type: "redirect", redirect: { url: "https://api.example.com/me/paid?session_id={CHECKOUT_SESSION_ID}" } });
     const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api"));
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0].url).toBe("https://api.example.com/stripe-webhook");
@@ -187,7 +187,7 @@ describe("non-interactive happy path", () => {
     expect(stripe().store.get<Stripe.Price>("price", oldPrice.id, false).active).toBe(false);
     expect(readDevVarsFile(dir).STRIPE_PAYMENT_LINK).toBe(active[0].url);
     // The domain is remembered, so the link still returns to it and the endpoint is untouched.
-    expect(active[0].after_completion.redirect?.url).toBe("https://api.example.com/");
+    expect(active[0].after_completion.redirect?.url).toBe("https://api.example.com/me/paid?session_id={CHECKOUT_SESSION_ID}");
     expect(stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api")).map((e) => e.id)).toEqual([endpointBefore.id]);
     expect(readDevVarsFile(dir).STRIPE_WEBHOOK_SIGNING_SECRET).toBe(secretBefore);
   });
@@ -247,7 +247,7 @@ describe("other paths", () => {
     const links = stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"));
     expect(links).toHaveLength(1);
     expect(stripe().list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
-    expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/");
+    expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/me/paid?session_id={CHECKOUT_SESSION_ID}");
     expect(readWranglerConfig(join(cwd, "later")).config.routes).toEqual([{ pattern: "later.example.com", custom_domain: true }]);
   });
 
@@ -344,9 +344,16 @@ describe("other paths", () => {
     expect(readDevVarsFile(join(cwd, "node20")).STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_/);
   });
 
-  it("uses a live key without prompting when not interactive, and says so", async () => {
+  // Issue 9, scenario 19: a non-interactive run created live objects after one warning line.
+  it("refuses a live key when nothing can be asked, unless --live says so", async () => {
     const cwd = tempDir();
-    const result = await run(["livemode", "--yes", "--no-install", "--no-git", "--domain", "live.example.com", "--stripe-secret", stripe().keys.liveSecret, "--stripe-publishable-key", stripe().keys.livePublishable], cwd);
+    const args = ["livemode", "--yes", "--no-install", "--no-git", "--domain", "live.example.com", "--stripe-secret", stripe().keys.liveSecret, "--stripe-publishable-key", stripe().keys.livePublishable];
+    const refused = await run(args, cwd);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toMatch(/is a LIVE key: pass --live/);
+    expect(refused.stderr).not.toContain(stripe().keys.liveSecret);
+    expect(stripe().list("product", true).filter(ours("livemode") as never)).toHaveLength(0);
+    const result = await run([...args, "--live"], cwd);
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toMatch(/LIVE mode/);
     expect(stripe().list("product", true).filter(ours("livemode") as never)).toHaveLength(1);
