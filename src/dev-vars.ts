@@ -49,13 +49,13 @@ export function mergeDevVars(existing: Record<string, string>, updates: Partial<
 /**
  * A value written so that dotenv (what wrangler reads .dev.vars with) reads back exactly it:
  * bare when it needs nothing, else single quotes (taken literally, newlines too), else
- * backticks. A value with all three quote characters cannot be written safely: refused.
+ * backticks; each checked by parsing it back. What none of them carries intact is refused.
  */
 export function quoteDevVar(key: string, value: string): string {
   const candidates = [value, `'${value}'`, `\`${value}\``];
   const fits = candidates.find((text, i) => (i > 0 || /^[^\s#'"`\\]*$/.test(value)) && parseDotenv(`${key}=${text}\n`)[key] === value);
   if (fits === undefined) {
-    throw new Error(`the value for ${key} cannot be written to .dev.vars so that it reads back unchanged (it holds ', " and \` together)`);
+    throw new Error(`the value for ${key} cannot be written to .dev.vars so that it reads back unchanged (its mix of quotes and line breaks): set it by hand`);
   }
   return fits;
 }

@@ -117,7 +117,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     fail(`${where} has a .stripeflare.json that create-stripeflare did not write on this machine: pass --force to continue there (its install scripts will not run unless you agree)`);
   }
   const resuming = projectFolder;
-  if (resuming) info(`${where} was created by create-stripeflare: continuing there${untrusted ? " (--force)" : ""}`);
+  if (untrusted) info(`${where}: continuing there (--force), though create-stripeflare did not make it on this machine`);
+  else if (resuming) info(`${where} was created by create-stripeflare: continuing there`);
   else if (!isEmptyDir(root) && !flags.force) {
     if (!interactive || !(await ask.askOverwrite(where))) fail(`${where} is not empty: choose another folder, or pass --force to copy the template into it`);
   }

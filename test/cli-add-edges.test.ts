@@ -262,4 +262,46 @@ describe("add's helpers", () => {
     expect(exportsDorm("export { MyDurableObject, DORM as default2, DORM };")).toBe(true);
     expect(exportsDorm('import { DORM } from "./stripeflare";\n')).toBe(false);
   });
+
+  // Issue 9, scenario 18: edits went to the first of duplicate keys (dotenv reads the last), into
+  // a multi-line quoted value, and quoting did not round-trip.
+  describe(".dev.vars edits as dotenv reads them", () => {
+    const edit = (text: string, updates: Record<string, string>) => {
+      const dir = tempDir("csf-vars-");
+      writeFileSync(join(dir, ".dev.vars"), text);
+      updateDevVarsFile(dir, updates);
+      return { text: readFileSync(join(dir, ".dev.vars"), "utf8"), vars: readDevVarsFile(dir), dir };
+    };
+
+    it("sets the assignment dotenv reads: the last of duplicates", () => {
+      const { vars } = edit("STRIPE_SECRET=old1\nSTRIPE_SECRET=old2\nB=1\n", { STRIPE_SECRET: "sk_test_new" });
+      expect(vars).toEqual({ STRIPE_SECRET: "sk_test_new", B: "1" });
+    });
+
+    it("never writes inside a multi-line quoted value, even one holding KEY= lines", () => {
+      const cert = "line1\nSTRIPE_SECRET=inside\nline3";
+      const { vars, text } = edit(`CERT='${cert}'\nB=1\n`, { STRIPE_SECRET: "sk_test_new" });
+      expect(vars).toEqual({ CERT: cert, B: "1", STRIPE_SECRET: "sk_test_new" });
+      expect(text.startsWith(`CERT='${cert}'\nB=1\n`)).toBe(true);
+      const replaced = edit(`A="x\ny"\nSTRIPE_SECRET='multi\nline'\nC=3\n`, { STRIPE_SECRET: "one" });
+      expect(replaced.vars).toEqual({ A: "x\ny", STRIPE_SECRET: "one", C: "3" });
+    });
+
+    it("quotes so that dotenv reads back exactly what was written, however often it is written", () => {
+      const values = { SAY: 'say "hi"', WIN: "C:\\new\\table", HASH: "a #b", SPACE: "  padded  ", NL: "two\nlines", TICK: "it's", EMPTY: "" };
+      let { dir, vars } = edit("", values);
+      expect(vars).toEqual(values);
+      for (let i = 0; i < 3; i++) updateDevVarsFile(dir, values);
+      expect(readDevVarsFile(dir)).toEqual(values);
+      vars = readDevVarsFile(dir);
+      expect(vars.SAY).toBe('say "hi"');
+    });
+
+    it("refuses a value it cannot write safely, and leaves the file as it was", () => {
+      const dir = tempDir("csf-vars-");
+      writeFileSync(join(dir, ".dev.vars"), "A=1\n");
+      expect(() => updateDevVarsFile(dir, { B: "x'\ny\"`" })).toThrow(/cannot be written to \.dev\.vars so that it reads back unchanged/);
+      expect(readFileSync(join(dir, ".dev.vars"), "utf8")).toBe("A=1\n");
+    });
+  });
 });
