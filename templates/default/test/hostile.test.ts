@@ -256,4 +256,17 @@ describe("Stripe's API version, pinned (scenario 13)", () => {
     expect((await me(worker, { token: token! })).body.balance).toBe(700);
     expect((await returnFrom(worker, laptop, "cs_test_unknown")).token).toBeNull();
   });
+
+  // Scenario 20: the provisioning key (write access) need not be the Worker's runtime key.
+  it("runs on a restricted read-only key (rk_test_…): credit, login by payment, refunds", async () => {
+    const worker = fixture({}, { STRIPE_SECRET: "rk_test_stripeflare_read_only_runtime" });
+    const owner = await newVisitor(worker);
+    await payAndReturn(worker, owner, { amount: 500, paymentMethod: "pm_card_mastercard" });
+    const laptop = await newVisitor(worker);
+    const { token, event } = await payAndReturn(worker, laptop, { amount: 100, paymentMethod: "pm_card_mastercard" });
+    expect(token?.split(".")[0]).toBe(owner.account);
+    const { event: refunded } = await refundCheckout(event);
+    expect((await deliver(worker, refunded)).status).toBe(200);
+    expect((await me(worker, owner)).body.balance).toBe(500);
+  });
 });

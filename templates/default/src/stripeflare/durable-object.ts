@@ -13,24 +13,18 @@
 import { QueryableObject, runMigrations } from "dormroom";
 import {
   ACCOUNT_SCHEMA,
-  addToken,
   applyDispute,
   applyRefunds,
   chargeAccount,
   creditAccount,
-  linkVisitor,
-  markUpgraded,
   mergeIn,
   mergeOut,
   readSession,
   reverseCharge,
-  revokeAllTokens,
-  revokeToken,
-  rotateToken,
-  signOutOthers,
   statementRows,
   upgradeLedger,
 } from "./ledger";
+import { addToken, markUpgraded, revokeAllTokens, revokeToken, rotateToken, signOutOthers } from "./tokens";
 import {
   AGGREGATE_SCHEMA,
   MIRROR_DELAY_MS,
@@ -125,11 +119,6 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   async statement(setup: DatabaseSetup, before: number | null, limit: number): Promise<StatementEntry[]> {
     if (!this.ensure(setup, false)) return [];
     return statementRows(this.storage.sql, before, limit);
-  }
-
-  async link(setup: DatabaseSetup, visitor: string, account: string, tokenHash: string | null): Promise<void> {
-    this.ensure(setup, true);
-    await this.writeAndMirror((sql) => linkVisitor(sql, visitor, account, tokenHash));
   }
 
   async rotate(setup: DatabaseSetup, account: string, oldHash: string | null, newHash: string): Promise<boolean> {

@@ -23,6 +23,7 @@
 //   description, currency, created_at (ISO 8601 UTC, millisecond precision)
 // Invariant: users.balance = SUM(amount) for the account. Only /db/* (admin) can break it.
 
+import { addToken } from "./tokens";
 import type {
   ChargeRequest,
   ChargeResult,
@@ -229,72 +230,6 @@ export function readSession(
   return { kind: "user", user, registered, charge: result };
 }
 
-/** Login by payment: this visitor's row now points at the account that was credited. */
-export function linkVisitor(sql: SqlStorage, visitor: string, target: string, tokenHash: string | null): void {
-  sql.exec(
-    `INSERT INTO users (access_token, verified_user_access_token) VALUES (?, ?)
-     ON CONFLICT (access_token) DO UPDATE SET verified_user_access_token = excluded.verified_user_access_token
-     WHERE users.verified_user_access_token IS NOT excluded.verified_user_access_token`,
-    visitor,
-    target,
-  );
-  if (tokenHash) addToken(sql, tokenHash);
-}
-
-/**
- * Replaces one token of the account with another. The old one must be a current token;
- * afterwards it opens nothing. `oldHash` null: the old token
- * lives in another database (login by payment) and is revoked there.
- */
-export function rotateToken(sql: SqlStorage, account: string, oldHash: string | null, newHash: string): boolean {
-  if (oldHash !== null) {
-    const removed = sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash = ? RETURNING 1`, oldHash).toArray().length;
-    if (removed === 0) return false;
-  }
-  addToken(sql, newHash);
-  if (userRow(sql, account)) {
-    sql.exec(
-      `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description)
-       VALUES ('rotate', 0, ?, 'access token rotated')`,
-      balanceOf(sql, account),
-    );
-  }
-  return true;
-}
-
-/** Forgets a token (the visitor side of a rotation after login by payment). */
-export function revokeToken(sql: SqlStorage, tokenHash: string): void {
-  sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash = ?`, tokenHash);
-}
-
-/** A browser traded this token for one of the account it now points at: it mints no more. */
-export function markUpgraded(sql: SqlStorage, tokenHash: string): void {
-  sql.exec(`INSERT OR IGNORE INTO stripeflare_upgraded_tokens (token_hash) VALUES (?)`, tokenHash);
-}
-
-/**
- * Signs out every token of the account but `keepHash`; returns how many were removed and the
- * accounts merged into this one, whose databases still hold tokens that lead here.
- */
-export function signOutOthers(sql: SqlStorage, account: string, keepHash: string): { removed: number; merged: string[] } {
-  const removed = sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash != ? RETURNING 1`, keepHash).toArray().length;
-  addToken(sql, keepHash);
-  if (userRow(sql, account)) {
-    sql.exec(
-      `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description)
-       VALUES ('rotate', 0, ?, 'signed out every other token')`,
-      balanceOf(sql, account),
-    );
-  }
-  const merged = sql.exec<{ account: string }>(`SELECT account FROM stripeflare_merged_accounts`).toArray().map((row) => row.account);
-  return { removed, merged };
-}
-
-/** Forgets every token of this database (a merged account, when its target signs out everywhere else). */
-export function revokeAllTokens(sql: SqlStorage): number {
-  return sql.exec(`DELETE FROM stripeflare_tokens RETURNING 1`).toArray().length;
-}
-
 /**
  * Login by payment moves this account's whole balance into `target` (the account the card
  * belongs to) and points the account there. Once per checkout session: a repeat answers the
@@ -331,9 +266,6 @@ export function reverseCharge(sql: SqlStorage, account: string, amount: number, 
   return Number(row.balance);
 }
 
-export function addToken(sql: SqlStorage, tokenHash: string): void {
-  sql.exec(`INSERT OR IGNORE INTO stripeflare_tokens (token_hash) VALUES (?)`, tokenHash);
-}
 
 // ---- money that goes back to the payer ------------------------------------------------
 
@@ -443,11 +375,11 @@ export function statementRows(sql: SqlStorage, before: number | null, limit: num
     .map((row) => ({ ...row }));
 }
 
-function userRow(sql: SqlStorage, account: string): Row | undefined {
+export function userRow(sql: SqlStorage, account: string): Row | undefined {
   return sql.exec<Row>(`SELECT * FROM users WHERE access_token = ?`, account).toArray()[0];
 }
 
-function balanceOf(sql: SqlStorage, account: string): number {
+export function balanceOf(sql: SqlStorage, account: string): number {
   const row = sql.exec<{ balance: number }>(`SELECT balance FROM users WHERE access_token = ?`, account).toArray()[0];
   return Number(row?.balance ?? 0);
 }
