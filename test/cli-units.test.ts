@@ -5,7 +5,7 @@ import { parseArgs } from "../src/args.js";
 import { formatDevVars, generateDbSecret, mergeDevVars } from "../src/dev-vars.js";
 import { maskSecret, redactSecrets, secretKeyMode } from "../src/keys.js";
 import { rerunHint } from "../src/rerun.js";
-import { WEBHOOK_EVENTS } from "../src/stripe.js";
+import { PAYMENT_RETURN_PATH, WEBHOOK_EVENTS } from "../src/stripe.js";
 import { workerWebhookEvents } from "./helpers/template-source.js";
 import { currencyExponent, formatMinorUnits, toMinorUnits } from "../src/money.js";
 import { detectPackageManager } from "../src/package-manager.js";
@@ -146,6 +146,13 @@ describe("webhook events", () => {
     expect(worker).toContain("checkout.session.completed"); // CONTRACT §1
     expect(new Set(worker).size).toBe(worker.length);
     expect([...WEBHOOK_EVENTS].sort()).toEqual([...worker].sort());
+  });
+
+  it("the Payment Link returns the paying browser to the route the bundled Worker serves for it", () => {
+    const source = readFileSync(join(import.meta.dirname, "..", "templates", "default", "src", "stripeflare", "payment-return.ts"), "utf8");
+    const route = /export const PAYMENT_RETURN_PATH = "([^"]+)"/.exec(source)?.[1];
+    expect(route).toBe("/me/paid");
+    expect(PAYMENT_RETURN_PATH).toBe(`${route}?session_id={CHECKOUT_SESSION_ID}`);
   });
 });
 
