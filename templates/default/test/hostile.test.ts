@@ -139,6 +139,10 @@ describe("browsers: spending only by the visitor's own hand (scenarios 8, 9)", (
     }
     const ctxCharge = await (await worker(request("/ctx-charge?amount=9", visitor, { headers: crossSite }))).json();
     expect(ctxCharge).toMatchObject({ charged: false });
+    // A person who followed a link from another site gets a link to click here instead.
+    const page = await worker(request("/paid?x=1&y=2", visitor, { headers: { ...crossSite, Accept: "text/html" } }));
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain('<a href="/paid?x=1&amp;y=2">Open it here</a>');
     // Browsers without Fetch Metadata: another Origin counts the same.
     expect((await worker(request("/paid", visitor, { method: "POST", headers: { Origin: "https://evil.example" } }))).status).toBe(403);
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 100, ledger: 100, rows: 1 });

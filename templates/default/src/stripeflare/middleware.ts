@@ -135,9 +135,19 @@ function invalidBearer(request: Request, pathname: string, message: string): Res
   return json(401, { error: message }, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
 }
 
-/** A priced request the wallet will not charge (HEAD, or a browser's request from another site). */
+/**
+ * A priced request the wallet will not charge (HEAD, or a browser's request from another site).
+ * A person who followed a link from elsewhere gets a page with a link to the same address: a
+ * click there comes from this site, so it is charged, knowingly.
+ */
 function notChargedResponse(request: Request, reason: string, url: URL): Response {
-  if (request.method === "HEAD") return new Response(null, { status: 204, headers: { "Cache-Control": "private, no-store" } });
+  const headers = { "Cache-Control": "private, no-store" };
+  if (request.method === "HEAD") return new Response(null, { status: 204, headers });
+  if (request.method === "GET" && (request.headers.get("Accept") ?? "").includes("text/html")) {
+    const href = `${url.pathname}${url.search}`.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+    const page = `<!doctype html><meta charset="utf-8"><title>Paid page</title><p>This page is paid from your wallet. You came here from another site, so nothing was charged.</p><p><a href="${href}">Open it here</a></p>\n`;
+    return new Response(page, { status: 403, headers: { ...headers, "Content-Type": "text/html; charset=utf-8" } });
+  }
   return json(403, { error: `Not charged: ${reason}. Open ${url.origin}${url.pathname} on this site itself.` });
 }
 
