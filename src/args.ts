@@ -65,6 +65,20 @@ export const OPTIONS: readonly OptionSpec[] = [
 
 export class UsageError extends Error {}
 
+/**
+ * `npm create stripeflare@latest my-app --no-stripe --price 5` (without `--`) hands our options
+ * to npm, which keeps them as its own config (npm_config_stripe="", npm_config_price="true") and
+ * passes their values on as folder names. Our options that npm has no meaning for give it away.
+ * Returns the one line to print, or undefined.
+ */
+export function swallowedByNpm(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.npm_command !== "exec") return undefined;
+  const npmOwn = new Set(["yes", "force", "git", "help", "version"]);
+  const taken = OPTIONS.filter((o) => !npmOwn.has(o.name) && env[`npm_config_${o.name.replace(/-/g, "_")}`] !== undefined).map((o) => `--${o.name}`);
+  if (!taken.length) return undefined;
+  return `npm kept ${taken.join(", ")} for itself: put \`--\` before the options, e.g. npm create stripeflare@latest my-app -- --no-stripe --yes`;
+}
+
 /** Flags of a new project that mean nothing for `add`: refused rather than silently ignored. */
 const NOT_FOR_ADD = ["template", "force", "git"] as const;
 

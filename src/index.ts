@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { inspect } from "node:util";
 import { addToProject } from "./add.js";
-import { helpText, parseArgs, UsageError, type Flags } from "./args.js";
+import { helpText, parseArgs, swallowedByNpm, UsageError, type Flags } from "./args.js";
 import { DEV_VARS_KEYS, formatDevVarsExample, generateDbSecret, mergeDevVars, readDevVars, updateDevVarsFile, writeDevVars, type DevVars } from "./dev-vars.js";
 import { fail, guard, UserError } from "./failures.js";
 import { initRepository, secretsFileProblem } from "./git.js";
@@ -31,6 +31,11 @@ const VERSION = typeof __VERSION__ === "string" ? __VERSION__ : "0.0.0-dev";
 const PROJECT_NODE = [22, 12] as const;
 
 export async function main(argv: string[]): Promise<number> {
+  const swallowed = swallowedByNpm();
+  if (swallowed) {
+    failure(swallowed);
+    return 2;
+  }
   let flags: Flags;
   try {
     flags = parseArgs(argv);
@@ -93,10 +98,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function create(flags: Flags, interactive: boolean): Promise<void> {
+  // The CLI itself runs on Node 20.19+ (it copies files and calls Stripe), so a project can be
+  // made before Node is upgraded; the project's own scripts refuse an old Node in one line
+  // (templates/default/scripts/node-check.mjs), and the summary's first step says so too.
   const [major, minor] = process.versions.node.split(".").map(Number);
-  if (major < PROJECT_NODE[0] || (major === PROJECT_NODE[0] && minor < PROJECT_NODE[1])) {
-    note(`The generated project needs Node ${PROJECT_NODE.join(".")}+ for wrangler; this is Node ${process.versions.node}. Scaffolding works, but upgrade Node before \`npm run dev\`.`);
-  }
+  const nodeTooOld = major < PROJECT_NODE[0] || (major === PROJECT_NODE[0] && minor < PROJECT_NODE[1]) ? PROJECT_NODE.join(".") : undefined;
+  if (nodeTooOld) note(`The generated project needs Node ${nodeTooOld}+ for wrangler; this is Node ${process.versions.node}. Scaffolding works, but upgrade Node before \`npm run dev\`.`);
 
   // 1. Where: the folder, its name, and whether it is ours from an earlier run.
   const directory =
@@ -224,7 +231,9 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     const foreign = untrusted ? `${where} (not made here)` : isBundledTemplateName(flags.template) ? undefined : `template "${flags.template}"`;
     const scripts = !foreign || (interactive && (await ask.askInstallScripts(foreign)));
     heading(`Installing dependencies with ${pm}${scripts ? "" : " (install scripts off)"}`);
-    await installDependencies(pm, root, { scripts }).catch((error: Error) => fail(error.message));
+    // On a Node the project cannot run, npm prints one EBADENGINE warning per package: the
+    // note above and the summary already say it once.
+    await installDependencies(pm, root, { scripts, quiet: Boolean(nodeTooOld) }).catch((error: Error) => fail(error.message));
     step(`installed dependencies with ${pm}`);
     if (!scripts) note(`Install scripts of ${foreign} did not run. Read its package.json, then run \`${pm} install\` yourself if you trust it.`);
   }
@@ -250,6 +259,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
       stripe: stripe.summary(),
       // What the template's `npm run pay -- --setup` would fill in (scripts/pay/dev-vars.ts).
       localSetup: !devVars.STRIPE_SECRET || !devVars.STRIPE_WEBHOOK_SIGNING_SECRET,
+      nodeTooOld,
     }),
   );
 }

@@ -19,10 +19,11 @@ export function runScriptCommand(pm: PackageManager, script: string): string {
  * `scripts` false: the packages' install scripts do not run (a template or folder we did not
  * make may carry code of anyone's). Never with our Stripe values in the environment.
  */
-export async function installDependencies(pm: PackageManager, dir: string, { scripts = true } = {}): Promise<void> {
+export async function installDependencies(pm: PackageManager, dir: string, { scripts = true, quiet = false } = {}): Promise<void> {
+  const args = ["install", ...(scripts ? [] : ["--ignore-scripts"]), ...(quiet && pm === "npm" ? ["--loglevel=error"] : [])];
   try {
     // Output goes to the user's terminal: installs are slow and their progress is the feedback.
-    await execa(pm, scripts ? ["install"] : ["install", "--ignore-scripts"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"], ...childEnvOptions() });
+    await execa(pm, args, { cwd: dir, stdio: ["ignore", "inherit", "inherit"], ...childEnvOptions() });
   } catch (error) {
     const e = error as { code?: string; exitCode?: number };
     if (e.code === "ENOENT") throw new Error(`${pm} is not installed or not on PATH (choose another with --pm)`);

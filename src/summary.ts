@@ -23,6 +23,8 @@ export interface SummaryInput {
    * only when it starts.
    */
   localSetup?: boolean;
+  /** The running Node is too old for the project's toolchain: the first step is a newer one. */
+  nodeTooOld?: string;
 }
 
 /** What exists now: the Stripe objects (secrets masked), where the secrets are, the live URL. */
@@ -50,6 +52,7 @@ function statusRows(s: SummaryInput): string[] {
 function firstSteps(s: SummaryInput): string[] {
   const cd = relative(process.cwd(), s.root);
   const lines = ["", bold("Next steps:")];
+  if (s.nodeTooOld) lines.push(`  ${cyan(`# first: Node ${s.nodeTooOld} or newer (this is ${process.versions.node}): https://nodejs.org or nvm install 22`)}`);
   if (cd) lines.push(`  cd ${cd.includes(" ") ? JSON.stringify(cd) : cd}`);
   if (!s.installed) lines.push(`  ${s.pm} install`);
   return lines;

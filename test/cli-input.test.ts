@@ -109,4 +109,34 @@ describe("input checks lose nothing", () => {
     expect(unknown.exitCode).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown option --colour/);
   });
+
+  // Issue 10, first run: `npm create stripeflare@latest my-app --no-stripe --price 5` without
+  // `--` gives the options to npm (npm_config_*) and their values to us as folder names.
+  it("notices options npm kept for itself and says to put -- before them", async () => {
+    const cwd = tempDir();
+    const swallowed = await runCli(["my-app", "5", "--yes"], {
+      cwd,
+      env: { npm_command: "exec", npm_config_stripe: "", npm_config_price: "true", npm_config_yes: "true" },
+    });
+    expect(swallowed.exitCode).toBe(2);
+    expect(swallowed.stderr.trim()).toBe("✖ npm kept --price, --stripe for itself: put `--` before the options, e.g. npm create stripeflare@latest my-app -- --no-stripe --yes");
+    expect(existsSync(join(cwd, "my-app"))).toBe(false);
+    // npx (and npm create with `--`) passes them on: no false alarm from npm's own --yes.
+    const fine = await runCli(["my-app", "--no-stripe", "--yes", "--no-install", "--no-git"], { cwd, env: { npm_command: "exec", npm_config_yes: "true" } });
+    expect(fine.exitCode, fine.all).toBe(0);
+  });
+
+  it("run from a clone before `npm install`: one line, no stack trace", () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "create-stripeflare.js"), readFileSync(join(ROOT, "bin", "create-stripeflare.js")));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    let stderr = "";
+    try {
+      execFileSync(process.execPath, [join(dir, "bin", "create-stripeflare.js"), "x"], { encoding: "utf8", stdio: "pipe" });
+    } catch (error) {
+      stderr = (error as { stderr: string }).stderr;
+    }
+    expect(stderr.trim()).toBe("create-stripeflare is not built yet: run `npm install` in this folder first (it builds dist/), then run this again.");
+  });
 });

@@ -341,6 +341,8 @@ describe("other paths", () => {
     const result = await run(["node20", "--yes", "--no-install", "--no-git", "--domain", "n20.example.com", ...keyFlags(stripe())], cwd, {}, NODE_20);
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toMatch(/needs Node 22\.12\+/);
+    // The next steps start with it, not a line buried above the install's warnings.
+    expect(result.stdout.slice(result.stdout.indexOf("Next steps:")).split("\n")[1]).toMatch(/first: Node 22\.12 or newer \(this is 20\.\d+\.\d+\)/);
     expect(readDevVarsFile(join(cwd, "node20")).STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_/);
   });
 

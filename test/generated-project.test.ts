@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, cleanupTempDirs, fileMode, NODE_22, readJson, readWranglerConfig, runCli, tempDir } from "./helpers";
+import { cleanEnv, cleanupTempDirs, fileMode, NODE_20, NODE_22, readJson, readWranglerConfig, runCli, tempDir } from "./helpers";
 
 const MINUTE = 60_000;
 
@@ -83,6 +83,15 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
       const payHelp = run("npm", ["run", "--silent", "pay", "--", "--help"], project, env, MINUTE);
       expect(payHelp.status, payHelp.output).toBe(0);
       expect(payHelp.output).toContain("checkout.session.completed");
+
+      // Issue 10, first run: on a Node wrangler cannot use, every script of the project stops at
+      // once with one line naming the version it needs (not a bad-option error or a wrangler crash).
+      const node20 = { ...env, PATH: [dirname(NODE_20), ...(env.PATH ?? "").split(delimiter).filter((dir) => dir !== dirname(NODE_22))].join(delimiter) };
+      for (const script of ["dev", "test", "deploy", "types", "pay", "stripe-local"]) {
+        const old = run("npm", ["run", "--silent", script], project, node20, MINUTE);
+        expect(old.status, `${script}: ${old.output}`).not.toBe(0);
+        expect(old.output.trim().split("\n"), script).toEqual([expect.stringMatching(/^This project needs Node 22\.12 or newer .*this is Node 20\.\d+\.\d+\. Install Node 22 or newer/)]);
+      }
 
       const dryRun = run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(scratch, "bundle")], project, env, 5 * MINUTE);
       expect(dryRun.status, dryRun.output).toBe(0);
