@@ -83,6 +83,11 @@ export function swallowedByNpm(env: NodeJS.ProcessEnv = process.env): string | u
 const NOT_FOR_ADD = ["template", "force", "git"] as const;
 
 export function parseArgs(argv: string[]): Flags {
+  // `--price -5` would read as the flag -5: say what is wrong with the price instead.
+  for (let i = 0; i < argv.length; i++) {
+    const value = argv[i] === "--price" ? argv[i + 1] : argv[i]!.startsWith("--price=") ? argv[i]!.slice(8) : undefined;
+    if (value !== undefined && /^-\d/.test(value)) throw new UsageError(`--price must be a positive amount such as 5 or 19.99 (got "${value}")`);
+  }
   const strings = OPTIONS.filter((o) => o.kind === "string").map((o) => o.name);
   const booleans = OPTIONS.filter((o) => o.kind === "boolean").map((o) => o.name);
   const alias = Object.fromEntries(OPTIONS.filter((o) => o.alias).map((o) => [o.alias!, o.name]));

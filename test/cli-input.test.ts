@@ -72,12 +72,21 @@ describe("input checks lose nothing", () => {
       [["--price", "abc"], /--price must be a positive amount/],
       [["--price", "5.5", "--currency", "jpy"], /jpy has no minor unit/],
       [["--currency", "dollars"], /--currency must be a three-letter/],
+      // Issue 10, input checks: only currencies Stripe charges in, with a near miss suggested;
+      // amounts within Stripe's minimum and maximum charge, both named; a negative price said so.
+      [["--currency", "xyz"], /^✖ --currency xyz is not a currency Stripe charges in; see https:\/\/docs\.stripe\.com\/currencies$/],
+      [["--currency", "eru"], /--currency eru is not a currency Stripe charges in \(did you mean eur\?\)/],
+      [["--price", "1000000"], /^✖ --price 1000000: Stripe charges from 0\.50 USD \(its minimum\) to 999999\.99 USD \(its maximum\) in USD$/],
+      [["--price", "0.10"], /--price 0\.10: Stripe charges from 0\.50 USD \(its minimum\)/],
+      [["--price", "10", "--currency", "jpy"], /--price 10: Stripe charges from 50 JPY/],
+      [["--price", "-5"], /^✖ --price must be a positive amount such as 5 or 19\.99 \(got "-5"\)$/],
+      [["--price=-5"], /--price must be a positive amount/],
       [["--domain", "https://example.com/path"], /--domain must be a hostname/],
       [["--pm", "pip"], /--pm must be one of/],
     ] as const) {
       const result = await run(["shop", "--yes", "--no-install", "--no-stripe", ...args], cwd);
       expect(result.exitCode, args.join(" ")).not.toBe(0);
-      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim(), args.join(" ")).toMatch(message);
     }
     expect(existsSync(join(cwd, "shop"))).toBe(false);
   });

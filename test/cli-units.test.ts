@@ -21,7 +21,11 @@ describe("money", () => {
   it("converts major units with the currency's exponent, exactly", () => {
     expect(toMinorUnits("5", "usd")).toBe(500);
     expect(toMinorUnits("19.99", "usd")).toBe(1999);
-    expect(toMinorUnits("0.1", "eur")).toBe(10);
+    expect(toMinorUnits("0.5", "eur")).toBe(50);
+    expect(() => toMinorUnits("0.1", "eur")).toThrow(/Stripe charges from 0\.50 EUR \(its minimum\)/);
+    expect(toMinorUnits("999999.99", "usd")).toBe(99_999_999);
+    expect(() => toMinorUnits("1000000", "usd")).toThrow(/to 999999\.99 USD \(its maximum\)/);
+    expect(toMinorUnits("0.01", "kes")).toBe(1); // no stated minimum: Stripe converts 0.50 USD that day
     expect(toMinorUnits("500", "jpy")).toBe(500);
     expect(toMinorUnits("1.5", "kwd")).toBe(1500);
     expect(() => toMinorUnits("5.5", "jpy")).toThrow(/no minor unit/);
@@ -32,7 +36,7 @@ describe("money", () => {
 
   it("round-trips every amount in cents (no float error)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 99_999_999 }), (cents) => {
+      fc.property(fc.integer({ min: 50, max: 99_999_999 }), (cents) => {
         const text = formatMinorUnits(cents, "usd").split(" ")[0];
         return toMinorUnits(text, "usd") === cents;
       }),
