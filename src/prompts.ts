@@ -26,9 +26,14 @@ const check = (validate: (value: string) => void) => (value: string) => {
     validate(value);
     return true;
   } catch (error) {
-    return (error as Error).message;
+    return promptMessage((error as Error).message);
   }
 };
+
+/** The flags' rules say "--price must …"; under a question, the answer is what is wrong. */
+export function promptMessage(message: string): string {
+  return message.replace(/^--([a-z-]+)\b/, (_flag, name: string) => `The ${name.replace(/-/g, " ")}`);
+}
 
 export function askDirectory(): Promise<string> {
   return ask<string>({

@@ -10,7 +10,7 @@ import { lookupKey, maskSecret, publishableKeyMode, readHomeVars, secretKeyMode,
 import * as ask from "./prompts.js";
 import { newProjectId, writeState, type ProjectState, type StripeRecord } from "./state.js";
 import type { SummaryInput } from "./summary.js";
-import { heading, info, note, step } from "./ui.js";
+import { heading, info, note, step, withSpinner } from "./ui.js";
 
 // The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
 export const loadStripe = () => import("./stripe.js");
@@ -46,9 +46,11 @@ export async function resolveStripeKeys(flags: Flags, interactive: boolean, proj
   if (!publishable) fail("missing Stripe publishable key: pass --stripe-publishable-key <pk_…> (or set STRIPE_PUBLISHABLE_KEY)");
   const publishableMode = guard(() => publishableKeyMode(publishable!));
   if (publishableMode !== mode) fail(`the secret key is ${mode} mode but the publishable key ${maskSecret(publishable!)} is ${publishableMode} mode`);
-  const { checkStripeKey, createStripeClient } = await loadStripe();
-  const client = guard(() => createStripeClient(secret!)); // also validates STRIPE_API_BASE
-  await checkStripeKey(client, secret).catch((error: Error) => fail(error.message));
+  const { checkStripeKey, createStripeClient, KEY_CHECK_TIMEOUT_MS, stripeHost } = await loadStripe();
+  // Once, with a short limit: a Stripe that accepts connections and never answers is named
+  // within seconds, not after three 30-second attempts.
+  const client = guard(() => createStripeClient(secret!, undefined, { timeout: KEY_CHECK_TIMEOUT_MS, maxNetworkRetries: 0 })); // also validates STRIPE_API_BASE
+  await withSpinner(`checking the Stripe key with ${stripeHost()}`, checkStripeKey(client, secret)).catch((error: Error) => fail(error.message));
   info(`Stripe key ${maskSecret(secret)} works (${mode} mode)`);
   if (mode === "live") {
     if (interactive && !flags.live) {
@@ -134,18 +136,18 @@ export function stripeSteps(input: StripeStepsInput) {
     const { api, stripe } = await connect();
     // The paying browser comes back to the wallet's payment return: login by payment.
     const redirectUrl = publicUrl() && `${publicUrl()}${api.PAYMENT_RETURN_PATH}`;
-    const catalog = await api.provisionCatalog(
+    const catalog = await withSpinner(`product, price and payment link at ${api.stripeHost()}`, api.provisionCatalog(
       stripe,
       { project: input.name, projectId: projectId(), title: input.title, titleExplicit: input.titleExplicit, unitAmount: input.unitAmount, currency: input.currency, redirectUrl, runId },
       recordOf(),
       saveRecord,
       step,
-    );
+    ));
     input.saveDevVars({ STRIPE_PAYMENT_LINK: catalog.paymentLink.url });
   };
   const provisionEndpoint = async () => {
     const { api, stripe } = await connect();
-    await api.provisionWebhook(
+    await withSpinner(`webhook endpoint at ${api.stripeHost()}`, api.provisionWebhook(
       stripe,
       { project: input.name, projectId: projectId(), url: `${publicUrl()}/stripe-webhook`, currentSecret: input.devVar("STRIPE_WEBHOOK_SIGNING_SECRET") || undefined, runId },
       recordOf(),
@@ -154,7 +156,7 @@ export function stripeSteps(input: StripeStepsInput) {
         saveRecord(record);
       },
       step,
-    );
+    ));
   };
 
   return {

@@ -27,10 +27,18 @@ export const WEBHOOK_EVENTS = [
   "charge.dispute.closed",
 ] as const satisfies readonly Stripe.WebhookEndpointCreateParams.EnabledEvent[];
 
-export function createStripeClient(secret: string, apiBase = process.env.STRIPE_API_BASE): Stripe {
+/** The key check answers in well under a second when Stripe is there: wait this long, once. */
+export const KEY_CHECK_TIMEOUT_MS = 10_000;
+
+/** Where the Stripe calls go, for messages: the stand-in's address, or Stripe's. */
+export function stripeHost(apiBase = process.env.STRIPE_API_BASE): string {
+  return apiBase ? apiBase.replace(/\/+$/, "") : "api.stripe.com";
+}
+
+export function createStripeClient(secret: string, apiBase = process.env.STRIPE_API_BASE, limits: { timeout?: number; maxNetworkRetries?: number } = {}): Stripe {
   const config: ConstructorParameters<typeof Stripe>[1] = {
-    maxNetworkRetries: 2,
-    timeout: 30_000,
+    maxNetworkRetries: limits.maxNetworkRetries ?? 2,
+    timeout: limits.timeout ?? 30_000,
     telemetry: false,
     appInfo: { name: "create-stripeflare" },
   };
@@ -55,7 +63,7 @@ export function describeStripeError(error: unknown): string {
   if (error instanceof Stripe.errors.StripeError) {
     const message = error.message.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9_]+/g, (key) => maskSecret(key));
     if (error.type === "StripeConnectionError") {
-      return `could not reach the Stripe API${process.env.STRIPE_API_BASE ? ` at ${process.env.STRIPE_API_BASE}` : ""}: ${message}`;
+      return `could not reach the Stripe API at ${stripeHost()}: ${message}. Check the connection (or STRIPE_API_BASE) and run again`;
     }
     return `Stripe ${error.statusCode ?? ""}${error.code ? ` ${error.code}` : ""}: ${message}`.replace("Stripe :", "Stripe:");
   }

@@ -7,17 +7,48 @@ import type { RerunHint } from "./rerun.js";
 /** Steps that have changed something, for the "what was done" message on failure or Ctrl-C. */
 export const progress: string[] = [];
 
+/** A spinner line is on screen (TTY only): clear it before printing, the next frame redraws it. */
+let spinning = false;
+function say(line: string): void {
+  if (spinning) process.stdout.write("\r\x1b[K");
+  console.log(line);
+}
+
 export function step(message: string): void {
   progress.push(message);
-  console.log(`${green("✔")} ${message}`);
+  say(`${green("✔")} ${message}`);
 }
 
 export function info(message: string): void {
-  console.log(`${cyan("›")} ${message}`);
+  say(`${cyan("›")} ${message}`);
 }
 
 export function note(message: string): void {
-  console.log(`${yellow("!")} ${message}`);
+  say(`${yellow("!")} ${message}`);
+}
+
+/**
+ * Shows that a slow step is under way until `work` settles: a spinner on a terminal, one
+ * "…" line otherwise (a log, CI). Lines printed meanwhile (step reports) stay readable.
+ */
+export async function withSpinner<T>(message: string, work: Promise<T>): Promise<T> {
+  if (!process.stdout.isTTY) {
+    console.log(`${dim("…")} ${message}`);
+    return work;
+  }
+  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+  let frame = 0;
+  const draw = () => process.stdout.write(`\r${cyan(frames[frame++ % frames.length]!)} ${message}\x1b[K`);
+  spinning = true;
+  draw();
+  const timer = setInterval(draw, 80);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    spinning = false;
+    process.stdout.write("\r\x1b[K");
+  }
 }
 
 export function heading(message: string): void {

@@ -99,4 +99,19 @@ describe("a Stripe error midway", () => {
     expect(rerun.exitCode, rerun.all).toBe(0);
     expect([count("product", "interrupted"), count("price", "interrupted"), count("payment_link", "interrupted"), count("webhook_endpoint", "interrupted")]).toEqual([1, 1, 1, 1]);
   });
+
+  // Issue 10, first run: a Stripe API that accepts connections and never answers meant up to
+  // 92 s of silence (30 s, retried twice) before a message that did not name the host.
+  it("a Stripe that never answers: the key check says what it is doing, gives up within seconds, and names the host", async () => {
+    const cwd = tempDir();
+    stripe().fail({ method: "GET", path: "/v1/products", kind: "hang" });
+    const mark = stripe().requests.length;
+    const result = await run("silent", cwd);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stdout).toContain(`… checking the Stripe key with ${stripe().url}`);
+    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`could not reach the Stripe API at ${stripe().url.replace(/[.:/]/g, "\\$&")}: .*run again`))]);
+    // One attempt (with its short limit), not three: no retry of the key check.
+    expect(stripe().requests.slice(mark).filter((r) => r.path === "/v1/products")).toHaveLength(1);
+    expect(count("product", "silent")).toBe(0);
+  });
 });

@@ -144,6 +144,15 @@ describe("secrets on screen", () => {
   });
 });
 
+describe("prompt messages", () => {
+  it("name the answer, not the flag", async () => {
+    const { promptMessage } = await import("../src/prompts.js");
+    expect(promptMessage("--price must be a positive amount in major units such as 5 or 19.99 (got \"x\")")).toBe('The price must be a positive amount in major units such as 5 or 19.99 (got "x")');
+    expect(promptMessage("--domain must be a hostname")).toBe("The domain must be a hostname");
+    expect(promptMessage("a message without a flag")).toBe("a message without a flag");
+  });
+});
+
 describe("webhook events", () => {
   it("the CLI subscribes the endpoint to exactly the events the bundled Worker handles", () => {
     const worker = workerWebhookEvents();
