@@ -164,7 +164,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
 
   // 4. Scaffold. A folder from an earlier run keeps its files (they may have been edited);
   //    only the name, the domain route and the .gitignore entries are brought up to date.
-  heading(`Creating ${name}`);
+  heading(`${resuming ? "Continuing" : "Creating"} ${name}`);
   if (!resuming) {
     const files = await fetchTemplate(flags.template, root).catch((error: Error) => fail(error.message));
     step(`copied template "${flags.template}" (${files.length} files) into ${relative(process.cwd(), root) || "."}`);
@@ -237,7 +237,9 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     step(`installed dependencies with ${pm}`);
     if (!scripts) note(`Install scripts of ${foreign} did not run. Read its package.json, then run \`${pm} install\` yourself if you trust it.`);
   }
-  if (flags.git) {
+  if (flags.git && resuming && existsSync(join(root, ".git"))) {
+    info("git repository: already there (an earlier run made it, or you did)");
+  } else if (flags.git) {
     const outcome = await initRepository(root);
     if (outcome.done) step("created a git repository with a first commit (git ignores .dev.vars: it is not in it)");
     else if (outcome.unsafe) fail(`no git repository made: ${outcome.reason}`);

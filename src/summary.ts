@@ -58,25 +58,33 @@ function firstSteps(s: SummaryInput): string[] {
   return lines;
 }
 
+/** Commands with their comments, the comments lined up in one column. */
+function commandLines(rows: [command: string, comment?: string][]): string[] {
+  const width = Math.max(...rows.map(([command]) => command.length));
+  return rows.map(([command, comment]) => (comment ? `  ${command.padEnd(width)}   ${dim(`# ${comment}`)}` : `  ${command}`));
+}
+
 export function summaryText(s: SummaryInput): string {
   const lines = ["", bold(`${s.name} is ready.`), ...statusRows(s), ...firstSteps(s)];
+  const rows: [string, string?][] = [];
   // The template README's local loop, in its order.
-  if (s.localSetup && s.scripts.includes("pay")) {
-    lines.push(`  ${runScriptCommand(s.pm, "pay")} -- --setup   ${dim("# once: local-only values in .dev.vars (see README.md)")}`);
+  if (s.localSetup && s.scripts.includes("pay")) rows.push([`${runScriptCommand(s.pm, "pay")} -- --setup`, "once: local-only values in .dev.vars (see README.md)"]);
+  rows.push([runScriptCommand(s.pm, "dev"), "http://localhost:8787"]);
+  if (s.scripts.includes("pay")) rows.push([`${runScriptCommand(s.pm, "pay")} -- <client_reference_id>`, "a local test payment; the page shows this line filled in"]);
+  rows.push([s.pm === "npm" ? "npm test" : runScriptCommand(s.pm, "test")]);
+  if (!s.deployedUrl) {
+    // Not `wrangler secret bulk .dev.vars`: .dev.vars may hold local-only keys (STRIPE_API_BASE).
+    rows.push([
+      "npx create-stripeflare . --deploy",
+      s.stripe ? "uploads the five secrets, deploys, points the webhook at it" : "once you have Stripe keys: set STRIPE_SECRET and STRIPE_PUBLISHABLE_KEY first (it refuses the local stand-in's)",
+    ]);
   }
-  lines.push(`  ${runScriptCommand(s.pm, "dev")}        ${dim("# http://localhost:8787")}`);
-  if (s.scripts.includes("pay")) {
-    lines.push(`  ${runScriptCommand(s.pm, "pay")} -- <client_reference_id>   ${dim("# a local test payment; the page shows this line filled in")}`);
-  } else {
+  lines.push(...commandLines(rows));
+  if (!s.scripts.includes("pay")) {
     lines.push(
       `  ${dim("Test payment: open http://localhost:8787/me, follow paymentLink, pay with card 4242 4242 4242 4242;")}`,
       `  ${dim("deliver the webhook locally with")} stripe listen --forward-to localhost:8787/stripe-webhook`,
     );
-  }
-  lines.push(`  ${s.pm === "npm" ? "npm test" : runScriptCommand(s.pm, "test")}`);
-  if (!s.deployedUrl) {
-    // Not `wrangler secret bulk .dev.vars`: .dev.vars may hold local-only keys (STRIPE_API_BASE).
-    lines.push(`  ${cyan("npx create-stripeflare . --deploy")}   ${dim("# uploads the five secrets, deploys, points the webhook at it")}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -207,6 +207,22 @@ describe("non-interactive happy path", () => {
 });
 
 describe("other paths", () => {
+  // Issue 10, first run: the next steps, followed in order, work or say what they need.
+  it("next steps: comments in one column; the deploy step says it needs real keys; a rerun says it continues", async () => {
+    const cwd = tempDir();
+    const first = await run(["steps", "--yes", "--no-install", "--no-stripe"], cwd, { HOME: cwd });
+    expect(first.exitCode, first.all).toBe(0);
+    const block = first.stdout.slice(first.stdout.indexOf("Next steps:")).split("\n").slice(1).filter((line) => line.includes("# "));
+    expect(block.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(block.map((line) => line.indexOf("# "))).size).toBe(1);
+    expect(block.find((line) => line.includes("create-stripeflare . --deploy"))).toMatch(/once you have Stripe keys/);
+    const again = await run(["steps", "--yes", "--no-install", "--no-stripe"], cwd, { HOME: cwd });
+    expect(again.exitCode, again.all).toBe(0);
+    expect(again.stdout).toMatch(/^Continuing steps$/m);
+    expect(again.stdout).not.toMatch(/Creating steps|Skipped git/);
+    expect(again.stdout).toMatch(/git repository: already there/);
+  });
+
   it("--no-stripe scaffolds only: empty Stripe values, a DB_SECRET, no Stripe calls", async () => {
     const cwd = tempDir();
     const mark = stripe().requests.length;
