@@ -2,7 +2,7 @@
 // npm never ships files named .gitignore, so this is where a missing _gitignore would show.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, ROOT, startStripeStandIn, tempDir } from "./helpers/index.js";
@@ -65,5 +65,19 @@ describe("the CLI's own TypeScript", () => {
     const result = await execa(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "."], { cwd: ROOT, reject: false, all: true });
     expect(result.all, result.all).toBe("");
     expect(result.exitCode).toBe(0);
+  });
+
+  // Issue 10, first run: the README's first command, run from the clone, made my-api inside
+  // the clone (in its git status, without a repository of its own).
+  it("the README's first screen: the scaffold lands outside the clone; the test command is what CI runs", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const block = /```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+    const commands = block.split("\n").filter((line) => line && !line.startsWith("#"));
+    expect(commands).toHaveLength(2);
+    const scaffold = /^npm install && node bin\/create-stripeflare\.js (\S+) --no-stripe --yes$/.exec(commands[0]!);
+    expect(scaffold, commands[0]).not.toBeNull();
+    expect(relative(ROOT, resolve(ROOT, scaffold![1]!)).startsWith("..")).toBe(true);
+    expect(commands[1]).toBe("npm install && npm test");
+    expect(readFileSync(join(ROOT, ".ci", "run"), "utf8")).toMatch(/^npm install && npm test$/m);
   });
 });
