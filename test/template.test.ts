@@ -187,7 +187,11 @@ describe("templates/default is deployable by the Deploy to Cloudflare button", (
 
   it("has dev, deploy, test, types and pay scripts, engines and packageManager", () => {
     const pkg = packageJson();
-    expect(pkg.scripts.deploy).toMatch(/^wrangler deploy\b/);
+    // Each script first refuses a Node its tools cannot run on, in one line (scripts/node-check.mjs).
+    for (const script of ["dev", "deploy", "test", "types", "pay", "stripe-local"]) {
+      expect(pkg.scripts[script], script).toMatch(/^node scripts\/node-check\.mjs && /);
+    }
+    expect(pkg.scripts.deploy).toBe("node scripts/node-check.mjs && wrangler deploy");
     expect(pkg.scripts.dev).toMatch(/\bwrangler dev\b/);
     expect(pkg.scripts.test).toMatch(/\bvitest\b/);
     expect(pkg.scripts.types).toMatch(/\bwrangler types\b/);
