@@ -78,6 +78,9 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
       expect(test.status, test.output).toBe(0);
       expect(test.output).toMatch(/Tests\s+.*\d+ passed/);
       expect(test.output).not.toMatch(/\d+ failed/);
+      // Issue 10: a passing run reads as one: no runtime reports of the faults the tests make on
+      // purpose, no source-map warnings about dependencies (this is a first, cold run).
+      expect(test.output).not.toMatch(/uncaught exception|Sourcemap for|Connection refused/);
 
       // The local payment command runs in the fresh install (its imports resolve there).
       const payHelp = run("npm", ["run", "--silent", "pay", "--", "--help"], project, env, MINUTE);
