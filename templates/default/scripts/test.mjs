@@ -20,7 +20,7 @@ const CONTINUATION = /^(stack: \S*workerd|\s+at )/;
 const color = process.stdout.isTTY ? { FORCE_COLOR: "1" } : {};
 const vitest = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", "run", ...process.argv.slice(2)], {
   stdio: ["inherit", "pipe", "pipe"],
-  env: { ...process.env, ...color },
+  env: { ...process.env, PWD: process.cwd(), ...color },
 });
 
 for (const [from, to] of [[vitest.stdout, process.stdout], [vitest.stderr, process.stderr]]) {
