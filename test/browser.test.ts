@@ -172,6 +172,7 @@ describe("the page in headless Chromium against wrangler dev", () => {
       expect(id, command).toBeTruthy();
       const paid = pay(id!, "--url", base, "--card", "visa", "--amount", "500");
       expect(paid.status, paid.output + workerLog).toBe(0);
+      expect(paid.output).toMatch(/^Paid \$5\.00 for /m); // money as people read it, not "500 usd"
 
       // Stripe's redirect brings the browser that paid back (303 to /): the card is now its.
       await page.goto(returnUrl(paid.output));

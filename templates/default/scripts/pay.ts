@@ -159,6 +159,15 @@ export function parsePayArgs(argv: string[]): { setup: boolean; help: boolean; o
 
 // ---------------------------------------------------------------------------------------
 
+/**
+ * An amount in a currency's smallest unit, as people read it: 500 usd -> "$5.00", 500 jpy ->
+ * "¥500". (The Worker and its JSON count in the smallest unit; only this output converts.)
+ */
+export function formatMoney(minor: number, currency: string): string {
+  const format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
+  return format.format(minor / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
 function jsonOf(text: string): Record<string, unknown> | undefined {
   try {
     return JSON.parse(text);
@@ -176,7 +185,7 @@ async function pay(vars: Record<string, string>, options: PayOptions): Promise<n
     const answer = await deliver(event, options.workerUrl, vars.STRIPE_WEBHOOK_SIGNING_SECRET!);
     for (const note of payment.notes) console.log(note);
     const paidWith = payment.paymentIntent ? `, ${payment.paymentIntent}` : "";
-    const summary = `${options.amount} ${options.currency} for ${options.clientReferenceId} (${session.id}${paidWith})`;
+    const summary = `${formatMoney(options.amount, options.currency)} for ${options.clientReferenceId} (${session.id}${paidWith})`;
     const body = jsonOf(answer.body);
     if (answer.status >= 200 && answer.status < 300 && body?.credited) {
       console.log(`Paid ${summary}. Reload the page to see the new balance.`);
@@ -208,7 +217,7 @@ async function refund(vars: Record<string, string>, options: RefundOptions): Pro
   const { refund, charge } = await refundPayment(vars, options.id, options.amount);
   const answer = await deliver(chargeRefundedEvent(charge), options.workerUrl, vars.STRIPE_WEBHOOK_SIGNING_SECRET!);
   const body = jsonOf(answer.body);
-  const summary = `${refund.amount} ${refund.currency} of ${charge.id} (${refund.id})`;
+  const summary = `${formatMoney(refund.amount, refund.currency)} of ${charge.id} (${refund.id})`;
   if (answer.status >= 200 && answer.status < 300 && Array.isArray(body?.applied) && body.applied.length > 0) {
     console.log(`Refunded ${summary}; the Worker debited it. Reload the page to see the new balance.`);
     return 0;

@@ -24,6 +24,12 @@ describe("new visitors", () => {
     expect(await sqlIn(accountDb(worker.version, account), `SELECT name FROM sqlite_schema`)).toEqual([]);
   });
 
+  // Issue 10: /me said "" where the page's JSON said null for the same missing link.
+  it("see paymentLink null on /me while STRIPE_PAYMENT_LINK is not set, as on the page", async () => {
+    const worker = fixture({}, { STRIPE_PAYMENT_LINK: "" });
+    expect((await me(worker, {})).body.paymentLink).toBeNull();
+  });
+
   it("keep their token (and payment link) across requests, by cookie or Bearer", async () => {
     const worker = fixture();
     const visitor = await newVisitor(worker);

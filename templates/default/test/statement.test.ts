@@ -44,8 +44,9 @@ describe("GET /me/transactions", () => {
     expect(body).toMatchObject({ object: "list", balance: 390, has_more: false, next_cursor: null });
     expect(body.data).toMatchObject([
       { kind: "refund", amount: -100, balance_after: 390, reference: refund.id, currency: "usd" },
-      { kind: "charge", amount: -7, balance_after: 490, reference: "GET /ctx-charge", description: "Render job" },
-      { kind: "charge", amount: -3, balance_after: 497, reference: "GET /price", description: "Thumbnail 1" },
+      // Charges are in the account's currency too (issue 10: they said null).
+      { kind: "charge", amount: -7, balance_after: 490, reference: "GET /ctx-charge", description: "Render job", currency: "usd" },
+      { kind: "charge", amount: -3, balance_after: 497, reference: "GET /price", description: "Thumbnail 1", currency: "usd" },
       // The checkout session id logs a paying browser in: the statement shows only its start.
       { kind: "topup", amount: 500, balance_after: 500, reference: `${visitor.payment.sessionId.slice(0, 14)}…`, currency: "usd" },
     ]);

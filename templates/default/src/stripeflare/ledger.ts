@@ -366,7 +366,10 @@ function ledgerRow(sql: SqlStorage, kind: string, reference: string): { amount: 
 export function statementRows(sql: SqlStorage, before: number | null, limit: number): StatementEntry[] {
   return sql
     .exec<StatementEntry & Record<string, SqlStorageValue>>(
-      `SELECT id, kind, amount, balance_after, currency, reference, description, created_at
+      // A charge row carries no currency of its own: it is in the account's (its top-ups').
+      `SELECT id, kind, amount, balance_after,
+              coalesce(currency, (SELECT currency FROM stripeflare_transactions WHERE currency IS NOT NULL ORDER BY id DESC LIMIT 1)) AS currency,
+              reference, description, created_at
        FROM stripeflare_transactions WHERE id < ? ORDER BY id DESC LIMIT ?`,
       before ?? Number.MAX_SAFE_INTEGER,
       limit,

@@ -14,7 +14,8 @@ export function me<U extends StripeUser>(request: Request, session: Session<U>):
   }
   const { user } = session;
   return json(200, {
-    paymentLink: session.paymentLink,
+    // null, as on the example page, while STRIPE_PAYMENT_LINK is not set.
+    paymentLink: session.paymentLink || null,
     client_reference_id: session.clientReferenceId,
     balance: user.balance,
     name: user.name ?? null,
