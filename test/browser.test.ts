@@ -165,8 +165,14 @@ describe("the page in headless Chromium against wrangler dev", () => {
       expect(await balanceOf(page)).toBe(0);
       await page.screenshot({ path: join(screenshots, "2-payment-required.png"), fullPage: true });
 
-      // The local payment command, as the page shows it on localhost.
+      // The local payment command, as the page shows it on localhost: whole on screen, and copyable.
       await page.goto(base + "/");
+      await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+      await page.locator("#copy-pay").click();
+      await expect.poll(() => page.locator("#copy-pay").textContent()).toBe("Copied");
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe((await page.locator("#local-pay").textContent())!.trim());
+      const box = await page.locator("#local-pay").boundingBox();
+      expect(box!.width).toBeLessThanOrEqual(page.viewportSize()!.width);
       const command = (await page.locator("#local-pay").textContent())!.trim();
       const id = /^npm run pay -- ([A-Za-z0-9_-]{1,200})$/.exec(command)?.[1];
       expect(id, command).toBeTruthy();

@@ -1,4 +1,5 @@
-// The page for people: one small server-rendered document, no client-side script needed.
+// The page for people: one small server-rendered document; no client-side script is needed
+// (the one inline handler only copies the local payment command).
 // Every value that comes from a user or from Stripe goes through escapeHtml.
 
 import {
@@ -36,6 +37,7 @@ const STYLE = `
   .notice { padding: .5rem .75rem; border-left: 4px solid var(--accent); background: #635bff14; }
   code, pre { font: 14px ui-monospace, monospace; }
   pre { padding: .75rem; overflow-x: auto; background: #8881; border-radius: .5rem; }
+  pre.command { white-space: pre-wrap; overflow-wrap: anywhere; }
   section { margin-top: 2rem; }
   small { opacity: .75; }
 `;
@@ -74,7 +76,8 @@ function localPaySection(view: WalletView, options: PageOptions): string {
   return `<section id="local">
 <h2>Local test payment</h2>
 <p>You are on <code>npm run dev</code>. Credit this visitor without a Stripe account:</p>
-<pre><code id="local-pay">${escapeHtml(localPayCommand(view))}</code></pre>
+<pre class="command"><code id="local-pay">${escapeHtml(localPayCommand(view))}</code></pre>
+<p><button type="button" id="copy-pay" onclick="navigator.clipboard.writeText(document.getElementById('local-pay').textContent.trim()).then(() => { this.textContent = 'Copied'; })">Copy the command</button></p>
 <p><small>It sends a signed <code>checkout.session.completed</code> to this local Worker only, then reload this page.</small></p>
 </section>`;
 }

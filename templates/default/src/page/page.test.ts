@@ -106,6 +106,10 @@ describe("home page", () => {
     expect(local.local).toBe(true);
     const html = await homeResponse(request("text/html"), view, local).text();
     expect(html).toContain('<code id="local-pay">npm run pay -- cri_123</code>');
+    // Issue 10: the 100-character command wraps instead of scrolling out of sight, with a copy button.
+    expect(html).toContain('<pre class="command"><code id="local-pay">');
+    expect(html).toMatch(/pre\.command \{ white-space: pre-wrap; overflow-wrap: anywhere; \}/);
+    expect(html).toMatch(/<button type="button" id="copy-pay" onclick="navigator\.clipboard\.writeText\(document\.getElementById\('local-pay'\)\.textContent\.trim\(\)\)/);
     const remote = await homeResponse(request("text/html"), view, options).text();
     expect(remote).not.toContain("npm run pay");
     for (const url of ["http://127.0.0.1:8787/", "http://[::1]:8787/"]) {
