@@ -78,7 +78,7 @@ function localPaySection(view: WalletView, options: PageOptions): string {
 <p>You are on <code>npm run dev</code>. Credit this visitor without a Stripe account:</p>
 <pre class="command"><code id="local-pay">${escapeHtml(localPayCommand(view))}</code></pre>
 <p><button type="button" id="copy-pay" onclick="navigator.clipboard.writeText(document.getElementById('local-pay').textContent.trim()).then(() => { this.textContent = 'Copied'; })">Copy the command</button></p>
-<p><small>It sends a signed <code>checkout.session.completed</code> to this local Worker only, then reload this page.</small></p>
+<p><small>It sends a signed <code>checkout.session.completed</code> to this local Worker only; then reload this page, or open the <code>/me/paid</code> link it prints, as Stripe's redirect would (login by payment).</small></p>
 </section>`;
 }
 

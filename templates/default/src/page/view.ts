@@ -42,7 +42,7 @@ export const STATEMENT_ABOUT = "every top-up, charge, refund and dispute, newest
 
 export const LOGIN_BY_PAYMENT =
   "There is no sign-up. Your wallet lives in this browser (an HttpOnly cookie). " +
-  "Paying again with a card or Link email you used before logs you back in to that wallet, on any device.";
+  "Pay with a card or Link email you used before, on any device, and when Stripe sends you back here this browser is in that wallet again.";
 
 /** `1 cent`, `12 cents`, `-3 cents`. Amounts are integers in the currency's smallest unit. */
 export function formatCents(amount: number): string {
