@@ -3,7 +3,7 @@
 // (add.ts). Read top to bottom: every step is one call into a module named for its concern. All
 // input is validated before the first side effect, so bad input loses nothing.
 import { existsSync, writeFileSync } from "node:fs";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { inspect } from "node:util";
 import { addToProject } from "./add.js";
 import { helpText, parseArgs, swallowedByNpm, UsageError, type Flags } from "./args.js";
@@ -13,7 +13,7 @@ import { initRepository, secretsFileProblem } from "./git.js";
 import { redactSecrets } from "./keys.js";
 import { normalizeCurrency, toMinorUnits } from "./money.js";
 import { detectPackageManager, installDependencies, setPackageManagerField } from "./package-manager.js";
-import { normalizeDomain, projectNameProblem } from "./project-name.js";
+import { normalizeDomain, projectNameProblem, suggestProjectName } from "./project-name.js";
 import * as ask from "./prompts.js";
 import { rerunHint, savedInProject } from "./rerun.js";
 import { isRemembered, remember } from "./registry.js";
@@ -97,6 +97,46 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The project folder: from the argument or a prompt; in a terminal, a name Workers cannot take
+ * is offered its closest valid form, and "no" to a non-empty folder asks for another one.
+ * Ours to continue in when this CLI made it on this machine (registry.ts): a .stripeflare.json
+ * alone (hand-written, cloned, from another machine or an older version) needs --force, and
+ * then the folder's install scripts run only if the user agrees.
+ */
+async function chooseFolder(flags: Flags, interactive: boolean) {
+  let directory =
+    flags.directory ?? (interactive ? await ask.askDirectory() : fail("missing project directory: pass it as the first argument, e.g. `create-stripeflare my-api --yes`"));
+  for (;;) {
+    const root = resolve(directory);
+    const name = basename(root);
+    const nameProblem = projectNameProblem(name);
+    if (nameProblem) {
+      if (!interactive) fail(nameProblem);
+      const suggestion = suggestProjectName(name);
+      directory = suggestion && (await ask.askUseName(name, suggestion)) ? join(dirname(root), suggestion) : await ask.askDirectory("Another project folder");
+      continue;
+    }
+    const previous = guard(() => readState(root));
+    const where = relative(process.cwd(), root) || ".";
+    const projectFolder = Boolean(previous?.scaffolded && previous.project === name);
+    const untrusted = projectFolder && !isRemembered(root, previous!.projectId);
+    if (untrusted && !flags.force) {
+      fail(`${where} has a .stripeflare.json that create-stripeflare did not write on this machine: pass --force to continue there (its install scripts will not run unless you agree)`);
+    }
+    if (untrusted) info(`${where}: continuing there (--force), though create-stripeflare did not make it on this machine`);
+    else if (projectFolder) info(`${where} was created by create-stripeflare: continuing there`);
+    else if (!isEmptyDir(root) && !flags.force) {
+      if (!interactive) fail(`${where} is not empty: choose another folder, or pass --force to copy the template into it`);
+      if (!(await ask.askOverwrite(where))) {
+        directory = await ask.askDirectory("Another project folder");
+        continue;
+      }
+    }
+    return { root, name, previous, where, resuming: projectFolder, untrusted };
+  }
+}
+
 async function create(flags: Flags, interactive: boolean): Promise<void> {
   // The CLI itself runs on Node 20.19+ (it copies files and calls Stripe), so a project can be
   // made before Node is upgraded; the project's own scripts refuse an old Node in one line
@@ -106,29 +146,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   if (nodeTooOld) note(`The generated project needs Node ${nodeTooOld}+ for wrangler; this is Node ${process.versions.node}. Scaffolding works, but upgrade Node before \`npm run dev\`.`);
 
   // 1. Where: the folder, its name, and whether it is ours from an earlier run.
-  const directory =
-    flags.directory ?? (interactive ? await ask.askDirectory() : fail("missing project directory: pass it as the first argument, e.g. `create-stripeflare my-api --yes`"));
-  const root = resolve(directory);
-  const name = basename(root);
-  const nameProblem = projectNameProblem(name);
-  if (nameProblem) fail(nameProblem);
-  const previous = guard(() => readState(root));
-  const where = relative(process.cwd(), root) || ".";
-  // Ours to continue in: made by this CLI on this machine (registry.ts). A .stripeflare.json
-  // alone (hand-written, cloned, from another machine or an older version) needs --force, and
-  // then the folder's install scripts run only if the user agrees.
-  const projectFolder = Boolean(previous?.scaffolded && previous.project === name);
-  const ours = projectFolder && isRemembered(root, previous!.projectId);
-  const untrusted = projectFolder && !ours;
-  if (untrusted && !flags.force) {
-    fail(`${where} has a .stripeflare.json that create-stripeflare did not write on this machine: pass --force to continue there (its install scripts will not run unless you agree)`);
-  }
-  const resuming = projectFolder;
-  if (untrusted) info(`${where}: continuing there (--force), though create-stripeflare did not make it on this machine`);
-  else if (resuming) info(`${where} was created by create-stripeflare: continuing there`);
-  else if (!isEmptyDir(root) && !flags.force) {
-    if (!interactive || !(await ask.askOverwrite(where))) fail(`${where} is not empty: choose another folder, or pass --force to copy the template into it`);
-  }
+  const { root, name, previous, where, resuming, untrusted } = await chooseFolder(flags, interactive);
   // Nothing is written through a symbolic link already in the folder (it could point anywhere).
   const link = symlinkProblem(root, OWN_FILES);
   if (link) fail(link);

@@ -35,13 +35,21 @@ export function promptMessage(message: string): string {
   return message.replace(/^--([a-z-]+)\b/, (_flag, name: string) => `The ${name.replace(/-/g, " ")}`);
 }
 
-export function askDirectory(): Promise<string> {
+export function askDirectory(message = "Project folder"): Promise<string> {
   return ask<string>({
     type: "text",
-    message: "Project folder",
+    message,
     initial: "my-stripeflare-app",
     validate: (value: string) => projectNameProblem(basename(resolve(value.trim() || "."))) ?? true,
     format: (value: string) => value.trim(),
+  });
+}
+
+export function askUseName(name: string, suggestion: string): Promise<boolean> {
+  return ask<boolean>({
+    type: "confirm",
+    message: `"${name}" cannot be a Worker name (lowercase letters, digits and dashes). Use "${suggestion}" instead?`,
+    initial: true,
   });
 }
 

@@ -1,6 +1,6 @@
 // The interactive flow in a real pseudo-terminal (util-linux `script`), answering the prompts as a
 // person would type them.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
@@ -57,6 +57,34 @@ describe("interactive", () => {
     expect(result.exitCode, result.screen).toBe(0);
     expect(existsSync(join(cwd, "good-name", "package.json"))).toBe(true);
     expect(existsSync(join(cwd, "Bad Name"))).toBe(false);
+  });
+
+  // Issue 10, interactive: an invalid name is offered its fixed form; "no" to a non-empty folder
+  // asks for another one instead of exiting.
+  it("offers the fixed name for an invalid folder argument, and asks for another folder when told not to copy into a full one", async () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "full"));
+    writeFileSync(join(cwd, "full", "notes.txt"), "mine\n");
+    const fixed = await runInTerminal(
+      ["My Shop!", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "shop.example.com"],
+      [{ expect: /"My Shop!" cannot be a Worker name .* Use "my-shop" instead\?/, type: "y" }],
+      { cwd },
+    );
+    expect(fixed.exitCode, fixed.screen).toBe(0);
+    expect(existsSync(join(cwd, "my-shop", "package.json"))).toBe(true);
+
+    const other = await runInTerminal(
+      ["full", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "full.example.com"],
+      [
+        { expect: /full is not empty\. Copy the template into it anyway/, type: "n" },
+        { expect: /Another project folder/, type: "empty-one\r" },
+      ],
+      { cwd },
+    );
+    expect(other.exitCode, other.screen).toBe(0);
+    expect(existsSync(join(cwd, "empty-one", "package.json"))).toBe(true);
+    expect(readFileSync(join(cwd, "full", "notes.txt"), "utf8")).toBe("mine\n");
+    expect(existsSync(join(cwd, "full", "package.json"))).toBe(false);
   });
 
   it("asks before using a live key, and stops cleanly on no", async () => {
