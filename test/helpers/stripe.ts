@@ -2,7 +2,7 @@
 // closed after them, with the file's temp folders removed at the same time.
 import type Stripe from "stripe";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { startStripeStandIn, type StripeStandIn } from "../stripe-stand-in/server.js";
+import { startStripeStandIn, type StripeStandIn } from "./stripe-stand-in.js";
 import { cleanupTempDirs } from "./cli.js";
 
 /**

@@ -14,7 +14,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const stripe = await startStripeLocal({ port: 0 });
   // The wallet's own Payment Link (vitest.config.ts: STRIPE_PAYMENT_LINK), as the CLI makes it.
-  stripe.state.recordPaymentLink({ id: WALLET_LINK_ID, url: "https://buy.stripe.com/test_stripeflare", currency: "usd", unit_amount: 500 });
+  stripe.recordPaymentLink({ id: WALLET_LINK_ID, url: "https://buy.stripe.com/test_stripeflare", currency: "usd", unit_amount: 500 });
   project.provide("stripeLocalUrl", stripe.url);
   return () => stripe.close();
 }

@@ -62,16 +62,8 @@ export type LocalDispute = Pick<
 
 export type LocalCheckoutSession = Pick<Stripe.Checkout.Session, "id" | "object" | "payment_intent"> & Record<string, unknown>;
 
-/** A Payment Link for one Price, as `GET /v1/payment_links/:id` answers (line_items only when expanded). */
-export type LocalPaymentLink = Pick<Stripe.PaymentLink, "id" | "object" | "active" | "currency" | "livemode" | "metadata" | "url"> & {
-  line_items?: LocalList<LocalLineItem>;
-};
-export type LocalLineItem = Pick<Stripe.LineItem, "id" | "object" | "amount_subtotal" | "amount_total" | "currency" | "description" | "quantity"> & {
-  price: Pick<Stripe.Price, "id" | "object" | "active" | "currency" | "livemode" | "type" | "unit_amount"> & { product: string };
-};
-
 interface StripeErrorBody {
-  error: Pick<Stripe.StripeRawError, "type" | "code" | "message" | "param"> & { decline_code?: string };
+  error: Pick<Stripe.StripeRawError, "type" | "code" | "message" | "param"> & { decline_code?: string; doc_url?: string };
 }
 
 export interface TestCard {

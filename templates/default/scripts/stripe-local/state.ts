@@ -16,7 +16,6 @@ import {
   type LocalDispute,
   type LocalList,
   type LocalPaymentIntent,
-  type LocalPaymentLink,
   type LocalRefund,
 } from "./objects.ts";
 
@@ -26,7 +25,6 @@ export class StripeLocalState {
   readonly refunds = new Map<string, LocalRefund>();
   readonly disputes = new Map<string, LocalDispute>();
   readonly checkoutSessions = new Map<string, LocalCheckoutSession>();
-  readonly paymentLinks = new Map<string, Omit<LocalPaymentLink, "line_items"> & { unit_amount: number }>();
 
   createPaymentIntent(params: URLSearchParams): LocalPaymentIntent {
     const amountText = params.get("amount");
@@ -260,42 +258,6 @@ export class StripeLocalState {
     if (!intent || !expand.some((path) => path === "payment_intent" || path.startsWith("payment_intent."))) return session;
     const nested = expand.filter((path) => path.startsWith("payment_intent.")).map((path) => path.slice("payment_intent.".length));
     return { ...session, payment_intent: this.paymentIntent(intent, nested, legacy) as never };
-  }
-
-  /**
-   * Local only: records a Payment Link for one price (what the dashboard or the CLI makes).
-   * The same URL again answers the link already recorded, so a script can call it each time.
-   */
-  recordPaymentLink(input: { id?: unknown; url?: unknown; currency?: unknown; unit_amount?: unknown; metadata?: unknown; active?: unknown }): LocalPaymentLink {
-    if (typeof input?.url !== "string" || !/^https?:\/\//.test(input.url)) throw invalid("A payment link needs a url.", "url");
-    if (typeof input.currency !== "string" || !/^[a-z]{3}$/.test(input.currency)) throw invalid("Missing or invalid currency.", "currency");
-    const amount = input.unit_amount;
-    if (typeof amount !== "number" || !Number.isSafeInteger(amount) || amount < 1) throw invalid("unit_amount must be a positive integer.", "unit_amount");
-    const existing = [...this.paymentLinks.values()].find((link) => link.url === input.url);
-    if (existing) return this.paymentLink(existing.id, []);
-    const id = typeof input.id === "string" && input.id.startsWith("plink_") ? input.id : `plink_${localId()}`;
-    this.paymentLinks.set(id, {
-      id,
-      object: "payment_link",
-      active: input.active !== false,
-      currency: input.currency,
-      livemode: false,
-      metadata: (input.metadata ?? {}) as Record<string, string>,
-      url: input.url,
-      unit_amount: amount,
-    });
-    return this.paymentLink(id, []);
-  }
-
-  /** GET /v1/payment_links/:id, with `line_items` expandable (one line: its price). */
-  paymentLink(id: string, expand: string[]): LocalPaymentLink {
-    const stored = this.paymentLinks.get(id);
-    if (!stored) throw invalid(`No such payment_link: '${id}'`, "id", "resource_missing", 404);
-    const { unit_amount, ...link } = stored;
-    if (!expand.includes("line_items")) return link;
-    const price = { id: `price_${id.slice(6)}`, object: "price" as const, active: true, currency: link.currency, livemode: false, type: "one_time" as const, unit_amount, product: `prod_${id.slice(6)}` };
-    const item = { id: `li_${id.slice(6)}`, object: "item" as const, amount_subtotal: unit_amount, amount_total: unit_amount, currency: link.currency, description: "Top-up", quantity: 1, price };
-    return { ...link, line_items: list(`/v1/payment_links/${id}/line_items`, [item], new URLSearchParams()) };
   }
 
   /** Local only: a refund of pm_card_refundFail fails, as Stripe's test card makes it fail "some time later". */

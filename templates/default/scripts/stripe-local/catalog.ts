@@ -1,9 +1,24 @@
-// The Stripe resources the CLI (and the generated Worker's tests) use, as stateful handlers.
-// Objects are built as the SDK's own types (Stripe.Product, …) so a shape drift fails tsc.
+// The catalog the CLI sets up through the Stripe API: products, prices, payment links and
+// webhook endpoints, per mode, as stateful handlers. Objects are built as the SDK's own types
+// (Stripe.Product, …) so a shape drift fails tsc. The Worker reads the payment links too.
 import { randomBytes } from "node:crypto";
 import type Stripe from "stripe";
-import { invalidParam, missingParam, noSuch, StripeApiError, unknownParam } from "./errors.js";
-import type { Form, FormValue } from "./form.js";
+import {
+  afterCompletion,
+  allow,
+  bool,
+  enabledEvents,
+  integer,
+  invalidParam,
+  metadata,
+  missingParam,
+  noSuch,
+  nowSeconds,
+  optionalString,
+  requireString,
+  webhookUrl,
+  type Form,
+} from "./form.ts";
 
 export type Kind = "product" | "price" | "payment_link" | "webhook_endpoint";
 type AnyObject = Stripe.Product | Stripe.Price | Stripe.PaymentLink | Stripe.WebhookEndpoint;
@@ -18,23 +33,6 @@ const base62 = (n: number) => {
   return Array.from(randomBytes(n), (b) => alphabet[b % 62]).join("");
 };
 
-/** A subset of Stripe's event types, typed against the SDK's own list so none is made up. */
-export const WEBHOOK_EVENT_TYPES = new Set<Stripe.WebhookEndpointCreateParams.EnabledEvent>([
-  "*",
-  "checkout.session.completed",
-  "checkout.session.async_payment_succeeded",
-  "checkout.session.async_payment_failed",
-  "checkout.session.expired",
-  "charge.succeeded",
-  "charge.refunded",
-  "charge.refund.updated",
-  "charge.dispute.created",
-  "charge.dispute.closed",
-  "charge.dispute.updated",
-  "payment_intent.succeeded",
-  "payment_link.created",
-  "payment_link.updated",
-]);
 
 export interface Request {
   method: string;
@@ -46,6 +44,8 @@ export class Store {
   readonly objects = new Map<string, Stored & { kind: Kind }>();
   /** Signing secrets by endpoint id: the API returns them only on creation; tests may look. */
   readonly webhookSecrets = new Map<string, string>();
+  /** A payment link's line items (prices and quantities), for `expand[]=line_items`. */
+  readonly linkItems = new Map<string, { price: string; quantity: number }[]>();
   private seq = 0;
 
   private add<T extends AnyObject>(kind: Kind, object: T): T {
@@ -158,22 +158,25 @@ export class Store {
     return price;
   }
 
-  createPaymentLink(r: Request): Stripe.PaymentLink {
+  /** `local`: the id and URL a local payment link should have (`POST /local/payment_links`). */
+  createPaymentLink(r: Request, local: { id?: string; url?: string } = {}): Stripe.PaymentLink {
     allow(r.params, ["line_items", "metadata", "after_completion", "allow_promotion_codes", "submit_type"]);
     const items = r.params.line_items;
     if (items === undefined) throw missingParam("line_items");
     if (!Array.isArray(items) || items.length === 0) throw invalidParam("line_items", "line_items must contain at least one item.");
     let currency = "";
+    const lineItems: { price: string; quantity: number }[] = [];
     items.forEach((item, i) => {
       if (typeof item !== "object" || Array.isArray(item)) throw invalidParam(`line_items[${i}]`, "Invalid line item.");
       const priceId = requireString(item as Form, "price", `line_items[${i}][price]`);
       const price = this.get<Stripe.Price>("price", priceId, r.livemode, `line_items[${i}][price]`);
       if (!price.active) throw invalidParam(`line_items[${i}][price]`, `The price ${priceId} is not active.`);
-      integer(item as Form, "quantity", { required: true, min: 1, param: `line_items[${i}][quantity]` });
+      const quantity = integer(item as Form, "quantity", { required: true, min: 1, param: `line_items[${i}][quantity]` })!;
+      lineItems.push({ price: priceId, quantity });
       currency = price.currency;
     });
     const link: Stripe.PaymentLink = {
-      id: this.id("payment_link"),
+      id: local.id ?? this.id("payment_link"),
       object: "payment_link",
       active: true,
       after_completion: afterCompletion(r.params.after_completion),
@@ -206,9 +209,21 @@ export class Store {
       subscription_data: null,
       tax_id_collection: { enabled: false, required: "never" },
       transfer_data: null,
-      url: `https://buy.stripe.com/${r.livemode ? "" : "test_"}${base62(14)}`,
+      url: local.url ?? `https://buy.stripe.com/${r.livemode ? "" : "test_"}${base62(14)}`,
     };
+    this.linkItems.set(link.id, lineItems);
     return this.add("payment_link", link);
+  }
+
+  /** A payment link with its line items expanded (what the Worker reads: the price's currency). */
+  paymentLinkWithItems(id: string, livemode: boolean): Stripe.PaymentLink {
+    const link = this.get<Stripe.PaymentLink>("payment_link", id, livemode);
+    const data = (this.linkItems.get(id) ?? []).map(({ price: priceId, quantity }, i) => {
+      const price = this.get<Stripe.Price>("price", priceId, livemode);
+      const amount = (price.unit_amount ?? 0) * quantity;
+      return { id: `li_${id.slice(6)}_${i}`, object: "item", amount_discount: 0, amount_subtotal: amount, amount_tax: 0, amount_total: amount, currency: price.currency, description: null, price, quantity };
+    });
+    return { ...link, line_items: { object: "list", data, has_more: false, url: `/v1/payment_links/${id}/line_items` } } as unknown as Stripe.PaymentLink;
   }
 
   updatePaymentLink(id: string, r: Request): Stripe.PaymentLink {
@@ -254,110 +269,4 @@ export class Store {
     endpoint.metadata = metadata(r.params.metadata, endpoint.metadata);
     return endpoint;
   }
-}
-
-// ---- parameter helpers: Stripe's rules for the params we accept ----
-
-function allow(params: Form, names: string[]): void {
-  for (const key of Object.keys(params)) {
-    if (["expand", "limit", "starting_after", "ending_before"].includes(key)) continue;
-    if (!names.includes(key)) throw unknownParam(key);
-  }
-}
-
-export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-function requireString(params: Form, name: string, param = name): string {
-  const value = params[name];
-  if (value === undefined || value === "") throw missingParam(param);
-  if (typeof value !== "string") throw invalidParam(param, `Invalid string: ${JSON.stringify(value)}`);
-  return value;
-}
-
-function optionalString(value: FormValue | undefined): string | null {
-  return typeof value === "string" && value !== "" ? value : null;
-}
-
-function bool(value: FormValue | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new StripeApiError(400, "invalid_request_error", `Invalid boolean: ${String(value)}`, "parameter_invalid_boolean");
-}
-
-function integer(params: Form, name: string, o: { required?: boolean; min?: number; param?: string }): number | undefined {
-  const param = o.param ?? name;
-  const value = params[name];
-  if (value === undefined || value === "") {
-    if (o.required) throw missingParam(param);
-    return undefined;
-  }
-  if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
-    throw new StripeApiError(400, "invalid_request_error", `Invalid integer: ${String(value)}`, "parameter_invalid_integer", param);
-  }
-  const n = Number(value);
-  if (o.min !== undefined && n < o.min) {
-    throw new StripeApiError(400, "invalid_request_error", `This value must be greater than or equal to ${o.min}.`, "parameter_invalid_integer", param);
-  }
-  return n;
-}
-
-/** Stripe metadata: string values, "" unsets a key, at most 50 keys. */
-function metadata(value: FormValue | undefined, current: Stripe.Metadata = {}): Stripe.Metadata {
-  if (value === undefined) return current;
-  if (value === "") return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw invalidParam("metadata", "Invalid metadata: must be a hash.");
-  const next: Stripe.Metadata = { ...current };
-  for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== "string") throw invalidParam(`metadata[${key}]`, "Metadata values must be strings.");
-    if (v === "") delete next[key];
-    else next[key] = v;
-  }
-  if (Object.keys(next).length > 50) throw invalidParam("metadata", "Metadata can have at most 50 keys.");
-  return next;
-}
-
-function afterCompletion(value: FormValue | undefined): Stripe.PaymentLink.AfterCompletion {
-  if (value === undefined) return { type: "hosted_confirmation", hosted_confirmation: { custom_message: null } };
-  if (typeof value !== "object" || Array.isArray(value)) throw invalidParam("after_completion", "Invalid after_completion.");
-  const type = requireString(value, "type", "after_completion[type]");
-  if (type === "redirect") {
-    const redirect = value.redirect;
-    if (typeof redirect !== "object" || Array.isArray(redirect)) throw missingParam("after_completion[redirect]");
-    const url = requireString(redirect, "url", "after_completion[redirect][url]");
-    if (!/^https?:\/\//.test(url)) throw invalidParam("after_completion[redirect][url]", `Not a valid URL: ${url}`);
-    return { type: "redirect", redirect: { url } };
-  }
-  if (type === "hosted_confirmation") return { type, hosted_confirmation: { custom_message: null } };
-  throw invalidParam("after_completion[type]", `Invalid after_completion[type]: must be one of hosted_confirmation or redirect`);
-}
-
-function webhookUrl(params: Form, livemode: boolean): string {
-  const url = requireString(params, "url");
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalidParam("url", `Invalid URL: ${url}`);
-  }
-  if (livemode && parsed.protocol !== "https:") throw invalidParam("url", "Live mode webhook endpoints must use HTTPS.");
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw invalidParam("url", `Invalid URL: ${url}`);
-  return url;
-}
-
-function enabledEvents(params: Form, required: boolean): string[] | undefined {
-  const events = params.enabled_events;
-  if (events === undefined) {
-    if (required) throw missingParam("enabled_events");
-    return undefined;
-  }
-  if (!Array.isArray(events) || !events.length) throw invalidParam("enabled_events", "enabled_events must be a non-empty array.");
-  return events.map((event, i) => {
-    if (typeof event !== "string" || !WEBHOOK_EVENT_TYPES.has(event as Stripe.WebhookEndpointCreateParams.EnabledEvent)) {
-      throw invalidParam(`enabled_events[${i}]`, `Invalid enabled_events[${i}]: unknown event type ${String(event)}`);
-    }
-    return event;
-  });
 }
