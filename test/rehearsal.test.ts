@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, readState, runCli, tempDir } from "./helpers";
+import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, readState, runCli, tempDir } from "./helpers/index.js";
 
 const template = join(import.meta.dirname, "..", "templates", "default");
 const MINUTE = 60_000;
