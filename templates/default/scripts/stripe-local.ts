@@ -25,8 +25,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type Stripe from "stripe";
 import { Store, type Kind } from "./stripe-local/catalog.ts";
-import { apiError, noSuch, parseForm, type Form } from "./stripe-local/form.ts";
-import { invalid, localId, StripeApiError, type LocalCheckoutSession } from "./stripe-local/objects.ts";
+import { apiError, parseForm, type Form } from "./stripe-local/form.ts";
+import { invalid, list as listPage, localId, StripeApiError, type LocalCheckoutSession } from "./stripe-local/objects.ts";
 import { StripeLocalState } from "./stripe-local/state.ts";
 
 export * from "./stripe-local/objects.ts";
@@ -201,28 +201,15 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
     throw apiError(404, "invalid_request_error", `Unrecognized request URL (${method}: ${url.pathname}).`);
   }
 
+  /** A catalog list: Stripe's filters on the objects of the key's mode, then one page. */
   function list(kind: Kind, path: string, r: { params: Form; livemode: boolean }) {
     const p = r.params;
     let items = catalog.all(kind, r.livemode) as unknown as (Record<string, unknown> & { id: string })[];
     for (const filter of ["active", "product", "currency", "type"] as const) {
       if (typeof p[filter] === "string") items = items.filter((item) => String(item[filter]) === p[filter]);
     }
-    const limit = p.limit === undefined ? 10 : Number(p.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      throw apiError(400, "invalid_request_error", "Invalid limit: must be between 1 and 100", "parameter_invalid_integer", "limit");
-    }
-    let start = 0;
-    if (typeof p.starting_after === "string") {
-      const at = items.findIndex((item) => item.id === p.starting_after);
-      if (at < 0) throw noSuch(kind.replace("_", " "), p.starting_after, "starting_after");
-      start = at + 1;
-    } else if (typeof p.ending_before === "string") {
-      const at = items.findIndex((item) => item.id === p.ending_before);
-      if (at < 0) throw noSuch(kind.replace("_", " "), p.ending_before, "ending_before");
-      start = Math.max(0, at - limit);
-      items = items.slice(0, at);
-    }
-    return { object: "list", data: items.slice(start, start + limit), has_more: start + limit < items.length, url: path };
+    const query = new URLSearchParams(Object.entries(p).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+    return listPage(path, items, query);
   }
 
   const server: Server = createServer(async (request: IncomingMessage, response: ServerResponse) => {

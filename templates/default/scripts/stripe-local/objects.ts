@@ -119,22 +119,32 @@ export interface LocalList<T> {
   url: string;
 }
 
-/** One page of a Stripe list: `limit` (1..100, default 10), `starting_after` an id on the list. */
+/**
+ * One page of a Stripe list, newest first: `limit` (1..100, default 10), then `starting_after`
+ * (the page after that id) or `ending_before` (the page before it).
+ */
 export function list<T extends { id: string }>(url: string, all: T[], query: URLSearchParams): LocalList<T> {
   const limitText = query.get("limit");
   const limit = limitText === null ? 10 : Number(limitText);
   if (!/^\d+$/.test(limitText ?? "10") || limit < 1 || limit > 100) {
     throw invalid("Invalid integer: limit must be between 1 and 100", "limit", "parameter_invalid_integer");
   }
-  let start = 0;
+  const position = (param: "starting_after" | "ending_before", id: string) => {
+    const index = all.findIndex((item) => item.id === id);
+    if (index < 0) throw invalid(`No such object: '${id}'`, param, "resource_missing", 404);
+    return index;
+  };
   const after = query.get("starting_after");
-  if (after) {
-    const index = all.findIndex((item) => item.id === after);
-    if (index < 0) throw invalid(`No such object: '${after}'`, "starting_after", "resource_missing");
-    start = index + 1;
+  const before = query.get("ending_before");
+  let items = all;
+  let start = 0;
+  if (after) start = position("starting_after", after) + 1;
+  else if (before) {
+    const index = position("ending_before", before);
+    items = all.slice(0, index);
+    start = Math.max(0, index - limit);
   }
-  const data = all.slice(start, start + limit);
-  return { object: "list", data, has_more: start + limit < all.length, url };
+  return { object: "list", data: items.slice(start, start + limit), has_more: start + limit < items.length, url };
 }
 
 /** A random id part, like the tail of Stripe's ids. */
