@@ -133,7 +133,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
 
   async markUpgraded(setup: DatabaseSetup, tokenHash: string): Promise<void> {
     if (!this.ensure(setup, false)) return;
-    this.transaction(() => markUpgraded(this.storage.sql, tokenHash));
+    this.transaction(() => void markUpgraded(this.storage.sql, tokenHash));
   }
 
   async signOutOthers(setup: DatabaseSetup, account: string, keepHash: string): Promise<{ removed: number; merged: string[] }> {

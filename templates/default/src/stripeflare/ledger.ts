@@ -23,7 +23,7 @@
 //   description, currency, created_at (ISO 8601 UTC, millisecond precision)
 // Invariant: users.balance = SUM(amount) for the account. Only /db/* (admin) can break it.
 
-import { addToken } from "./tokens";
+import { addToken, markUpgraded } from "./tokens";
 import type {
   ChargeRequest,
   ChargeResult,
@@ -210,10 +210,7 @@ export function readSession(
   if (typeof target === "string" && target !== account) {
     // Each token is traded for a token of the target once: a browser that keeps sending the
     // old cookie (a stale tab, a lost Set-Cookie) does not pile up tokens.
-    const upgrade =
-      tokenHash !== null &&
-      sql.exec(`INSERT OR IGNORE INTO stripeflare_upgraded_tokens (token_hash) VALUES (?) RETURNING 1`, tokenHash).toArray().length > 0;
-    return { kind: "alias", account: target, upgrade };
+    return { kind: "alias", account: target, upgrade: tokenHash !== null && markUpgraded(sql, tokenHash) };
   }
 
   const registered = sql.exec(REGISTERED_SQL).toArray().length > 0;
@@ -265,7 +262,6 @@ export function reverseCharge(sql: SqlStorage, account: string, amount: number, 
   );
   return Number(row.balance);
 }
-
 
 // ---- money that goes back to the payer ------------------------------------------------
 

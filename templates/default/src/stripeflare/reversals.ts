@@ -2,11 +2,12 @@
 //
 //   charge.refunded            the charge's refunds, each debited once (reference re_…)
 //   charge.refund.updated      one refund changed; failed / canceled gives a debit back
-// Both read the charge's refunds from Stripe rather than trusting the event's snapshot, and a
-// refund seen failed or canceled stays so (its ledger row says so), in whatever order the
-// events arrive.
 //   charge.dispute.created     the disputed amount is held (debited, reference dp_…)
 //   charge.dispute.closed      won: the hold is released (credited back); lost: it stays
+//
+// Both refund events read the charge's refunds from Stripe rather than trusting the event's
+// snapshot, and a refund seen failed or canceled stays so (its ledger row says so), in
+// whatever order the events arrive.
 //
 // Refunds and disputes name only the charge (and its PaymentIntent), so the payment index
 // maps those ids to the account the checkout credited, which may be another visitor's

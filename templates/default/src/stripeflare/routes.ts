@@ -4,7 +4,7 @@
 import { studioMiddleware } from "dormroom";
 import { stub, type Databases } from "./databases";
 import { encodeReference, equalStrings, isAccountId, mintToken } from "./identity";
-import { paymentLink, type Session } from "./session";
+import { fetchSite, paymentLink, type Session } from "./session";
 import type { DatabaseSetup, StripeflareEnv, StripeUser } from "./types";
 
 /** GET /me: the visitor's public wallet facts; never the access token. */
@@ -164,13 +164,11 @@ export async function databaseApi(request: Request, env: StripeflareEnv, dbs: Da
   }
 }
 
-/** Why a /db request looks like another site's doing, or null. */
+/** Why a /db request looks like another site's doing (anything but same-origin or typed), or null. */
 function crossOriginProblem(request: Request): string | null {
-  const site = request.headers.get("Sec-Fetch-Site");
-  if (site !== null && site !== "same-origin" && site !== "none") return `the browser marks this request Sec-Fetch-Site: ${site}`;
-  const origin = request.headers.get("Origin");
-  if (origin !== null && origin !== new URL(request.url).origin) return `the request comes from ${origin}`;
-  return null;
+  const site = fetchSite(request, new URL(request.url));
+  if (site === null || site === "same-origin" || site === "none") return null;
+  return `the request comes from ${request.headers.get("Origin") ?? "another site"} (Sec-Fetch-Site: ${site})`;
 }
 
 const STUDIO_ORIGIN = "https://studio.outerbase.com";

@@ -52,14 +52,19 @@ export async function readToken(request: Request): Promise<TokenRead> {
 }
 
 /**
- * Whether a browser says this request comes from another site: `Sec-Fetch-Site: cross-site`,
- * or (browsers without Fetch Metadata) an `Origin` other than the request's own.
+ * Where a browser says this request comes from: its `Sec-Fetch-Site` ("same-origin",
+ * "same-site", "cross-site", "none"), or, from browsers without Fetch Metadata, "cross-site" for
+ * an `Origin` other than the request's own; null when nothing says (not a browser).
  */
-export function isCrossSite(request: Request, url: URL): boolean {
+export function fetchSite(request: Request, url: URL): string | null {
   const site = request.headers.get("Sec-Fetch-Site");
-  if (site !== null) return site === "cross-site";
+  if (site !== null) return site;
   const origin = request.headers.get("Origin");
-  return origin !== null && origin !== url.origin;
+  return origin === null ? null : origin === url.origin ? "same-origin" : "cross-site";
+}
+
+export function isCrossSite(request: Request, url: URL): boolean {
+  return fetchSite(request, url) === "cross-site";
 }
 
 /** Methods a link, a prefetch or an image may send without the user meaning to change anything. */

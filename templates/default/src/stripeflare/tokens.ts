@@ -20,13 +20,7 @@ export function rotateToken(sql: SqlStorage, account: string, oldHash: string | 
     if (removed === 0) return false;
   }
   addToken(sql, newHash);
-  if (userRow(sql, account)) {
-    sql.exec(
-      `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description)
-       VALUES ('rotate', 0, ?, 'access token rotated')`,
-      balanceOf(sql, account),
-    );
-  }
+  auditTokens(sql, account, "access token rotated");
   return true;
 }
 
@@ -35,9 +29,22 @@ export function revokeToken(sql: SqlStorage, tokenHash: string): void {
   sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash = ?`, tokenHash);
 }
 
-/** A browser traded this token for one of the account it now points at: it mints no more. */
-export function markUpgraded(sql: SqlStorage, tokenHash: string): void {
-  sql.exec(`INSERT OR IGNORE INTO stripeflare_upgraded_tokens (token_hash) VALUES (?)`, tokenHash);
+/**
+ * A browser traded this token for one of the account it now points at: it mints no more.
+ * True the first time only.
+ */
+export function markUpgraded(sql: SqlStorage, tokenHash: string): boolean {
+  return sql.exec(`INSERT OR IGNORE INTO stripeflare_upgraded_tokens (token_hash) VALUES (?) RETURNING 1`, tokenHash).toArray().length > 0;
+}
+
+/** A 0-cent ledger line saying what happened to the account's tokens (accounts only). */
+function auditTokens(sql: SqlStorage, account: string, description: string): void {
+  if (!userRow(sql, account)) return;
+  sql.exec(
+    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description) VALUES ('rotate', 0, ?, ?)`,
+    balanceOf(sql, account),
+    description,
+  );
 }
 
 /**
@@ -47,13 +54,7 @@ export function markUpgraded(sql: SqlStorage, tokenHash: string): void {
 export function signOutOthers(sql: SqlStorage, account: string, keepHash: string): { removed: number; merged: string[] } {
   const removed = sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash != ? RETURNING 1`, keepHash).toArray().length;
   addToken(sql, keepHash);
-  if (userRow(sql, account)) {
-    sql.exec(
-      `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description)
-       VALUES ('rotate', 0, ?, 'signed out every other token')`,
-      balanceOf(sql, account),
-    );
-  }
+  auditTokens(sql, account, "signed out every other token");
   const merged = sql.exec<{ account: string }>(`SELECT account FROM stripeflare_merged_accounts`).toArray().map((row) => row.account);
   return { removed, merged };
 }
