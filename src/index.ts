@@ -193,9 +193,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   guard(() => updateWranglerConfig(root, name, domain));
   ensureGitignore(root);
   if (!existsSync(join(root, ".dev.vars.example"))) writeFileSync(join(root, ".dev.vars.example"), formatDevVarsExample());
-  const state: ProjectState =
-    previous && resuming ? previous : { project: name, projectId: newProjectId(), createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };
-  state.projectId ??= newProjectId();
+  const state: ProjectState = previous && resuming ? previous : { project: name, createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };
+  state.projectId ??= newProjectId(); // a new project, or one written before project ids
   if (domain) state.domain = domain;
   Object.assign(state, { price: priceText, currency });
   writeState(root, state);
