@@ -50,7 +50,7 @@ export function checkoutCompleted({ clientReferenceId, amount, email, paymentInt
         customer_details: { email, name: "Bench User", address: null, phone: null, tax_exempt: "none", tax_ids: [] },
         customer_email: null,
         payment_intent: paymentIntent,
-        payment_link: "plink_bench",
+        payment_link: PAYMENT_LINK.id,
         livemode: false,
         created: Math.floor(Date.now() / 1000),
         metadata: {},
@@ -59,7 +59,13 @@ export function checkoutCompleted({ clientReferenceId, amount, email, paymentInt
   };
 }
 
-/** A stand-in for GET /v1/payment_intents/:id and /v1/charges/:id with one card per intent. */
+/** The wallet's Payment Link: the Worker credits only sessions of it (STRIPE_PAYMENT_LINK is its URL). */
+export const PAYMENT_LINK = { id: "plink_bench", url: "https://buy.stripe.com/test_bench", currency: "usd" };
+
+/**
+ * A stand-in for GET /v1/payment_intents/:id and /v1/charges/:id with one card per intent, and
+ * GET /v1/payment_links/plink_bench (read once per isolate by the wallet).
+ */
 export async function startStripeStandIn() {
   const intents = new Map();
   const fingerprints = new Map(); // intent id -> card fingerprint (kept off the intent object)
@@ -72,6 +78,11 @@ export async function startStripeStandIn() {
       res.end(JSON.stringify(body));
     };
     let m;
+    if (req.method === "GET" && url.pathname === `/v1/payment_links/${PAYMENT_LINK.id}`) {
+      const price = { id: "price_bench", object: "price", currency: PAYMENT_LINK.currency, unit_amount: 500 };
+      const items = { object: "list", data: [{ id: "li_bench", object: "item", currency: PAYMENT_LINK.currency, price, quantity: 1 }], has_more: false };
+      return send(200, { id: PAYMENT_LINK.id, object: "payment_link", active: true, url: PAYMENT_LINK.url, currency: PAYMENT_LINK.currency, line_items: items });
+    }
     if (req.method === "GET" && (m = url.pathname.match(/^\/v1\/payment_intents\/([^/]+)$/))) {
       const pi = intents.get(m[1]) ?? newIntent(m[1]);
       const expand = url.searchParams.getAll("expand[]").concat(url.searchParams.getAll("expand[0]"));

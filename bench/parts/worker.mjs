@@ -10,7 +10,7 @@ import { sleep } from "../lib/env.mjs";
 import { snapshot } from "../lib/snapshot.mjs";
 import { drive, keepAliveAgent, request } from "../lib/load.mjs";
 import { ratio, round, summary } from "../lib/stats.mjs";
-import { startStripeStandIn, webhookSecret } from "../lib/stripe.mjs";
+import { PAYMENT_LINK, startStripeStandIn, webhookSecret } from "../lib/stripe.mjs";
 import { deliver, me, newVisitor, paymentEvent } from "../lib/wallet-client.mjs";
 import { startWrangler } from "../lib/wrangler.mjs";
 
@@ -45,7 +45,7 @@ export async function setup({ users = 100 } = {}) {
       STRIPE_SECRET: "sk_test_bench",
       STRIPE_PUBLISHABLE_KEY: "pk_test_bench",
       STRIPE_WEBHOOK_SIGNING_SECRET: webhookSecret,
-      STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_bench",
+      STRIPE_PAYMENT_LINK: PAYMENT_LINK.url,
       STRIPE_API_BASE: stripe.base,
     },
   });
