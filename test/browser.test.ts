@@ -120,14 +120,18 @@ describe("the page in headless Chromium against wrangler dev", () => {
     const port = await freePort();
     const inspectorPort = await freePort();
     base = `http://localhost:${port}`;
+    // `npm run dev`, as the README says: it passes the local-only STRIPE_API_BASE that
+    // `wrangler dev` alone no longer loads (wrangler.jsonc's secrets.required).
     worker = spawn(
-      "npx",
-      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", join(scratch, "state"), "--show-interactive-dev-session=false"],
+      "npm",
+      ["run", "dev", "--", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", join(scratch, "state"), "--show-interactive-dev-session=false"],
       { cwd: project, env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
     );
     worker.stdout!.on("data", (d) => (workerLog += d));
     worker.stderr!.on("data", (d) => (workerLog += d));
     await waitForWorker(`http://127.0.0.1:${port}/`, worker, () => workerLog);
+    // Issue 10, item 8: a fresh project's `npm run dev` has no stale-types or missing-secret line.
+    expect(workerLog).not.toMatch(/types might be out of date|Missing required secrets/);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -2,7 +2,7 @@
 // without a Stripe account would) installs, passes its own `npm test`, and bundles with
 // `npx wrangler deploy --dry-run`. Nothing is mocked: real npm, real wrangler, real workerd.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanEnv, cleanupTempDirs, fileMode, NODE_20, NODE_22, readJson, readWranglerConfig, runCli, tempDir } from "./helpers";
@@ -95,6 +95,18 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
         expect(old.status, `${script}: ${old.output}`).not.toBe(0);
         expect(old.output.trim().split("\n"), script).toEqual([expect.stringMatching(/^This project needs Node 22\.12 or newer .*this is Node 20\.\d+\.\d+\. Install Node 22 or newer/)]);
       }
+
+      // Issue 10, item 8: the committed worker-configuration.d.ts is what `wrangler types` makes
+      // here, by wrangler's own check, even with the local-only STRIPE_API_BASE that
+      // `npm run pay -- --setup` adds to .dev.vars (secrets.required names the typed secrets).
+      appendFileSync(join(project, ".dev.vars"), "STRIPE_API_BASE=http://127.0.0.1:12111\n");
+      const types = run("npx", ["wrangler", "types", "--check"], project, env, 2 * MINUTE);
+      expect(types.status, types.output).toBe(0);
+      expect(types.output).toMatch(/up to date/);
+      const declared = /interface __BaseEnv_Env \{([^}]*)\}/.exec(readFileSync(join(project, "worker-configuration.d.ts"), "utf8"))![1]!;
+      expect(declared.match(/^\s*(\w+):/gm)!.map((line) => line.trim().slice(0, -1)).sort()).toEqual(
+        ["DB_SECRET", "DORM_NAMESPACE", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"],
+      );
 
       const dryRun = run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(scratch, "bundle")], project, env, 5 * MINUTE);
       expect(dryRun.status, dryRun.output).toBe(0);

@@ -192,7 +192,9 @@ describe("templates/default is deployable by the Deploy to Cloudflare button", (
       expect(pkg.scripts[script], script).toMatch(/^node scripts\/node-check\.mjs && /);
     }
     expect(pkg.scripts.deploy).toBe("node scripts/node-check.mjs && wrangler deploy");
-    expect(pkg.scripts.dev).toMatch(/\bwrangler dev\b/);
+    // wrangler dev, plus the local-only STRIPE_API_BASE (wrangler.jsonc's secrets.required keeps it out).
+    expect(pkg.scripts.dev).toBe("node scripts/node-check.mjs && node scripts/dev.mjs");
+    expect(readFileSync(join(template, "scripts/dev.mjs"), "utf8")).toMatch(/\["dev", \.\.\.passed/);
     // vitest, through the runner that leaves out the fault tests' expected noise.
     expect(pkg.scripts.test).toBe("node scripts/node-check.mjs && node scripts/test.mjs");
     expect(readFileSync(join(template, "scripts/test.mjs"), "utf8")).toMatch(/node_modules\/vitest\/vitest\.mjs", "run"/);

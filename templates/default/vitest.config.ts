@@ -4,18 +4,26 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// Test values only; real ones live in .dev.vars / Worker secrets.
+const TEST_SECRETS = {
+  DB_SECRET: "test-db-secret-0123456789abcdef0123456789",
+  STRIPE_SECRET: "sk_test_stripeflare_local",
+  STRIPE_PUBLISHABLE_KEY: "pk_test_stripeflare_local",
+  STRIPE_WEBHOOK_SIGNING_SECRET: "whsec_test_stripeflare_local",
+  STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_stripeflare",
+};
+// wrangler.jsonc lists these under secrets.required, and wrangler warns once per test file when
+// it finds them in neither .dev.vars nor the environment (a fresh clone has no .dev.vars): the
+// values it would find are the ones the bindings below set anyway.
+for (const [name, value] of Object.entries(TEST_SECRETS)) process.env[name] ??= value;
+
 export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: "./wrangler.jsonc" },
       miniflare: {
-        // Test values only; real ones live in .dev.vars / Worker secrets.
         bindings: {
-          DB_SECRET: "test-db-secret-0123456789abcdef0123456789",
-          STRIPE_SECRET: "sk_test_stripeflare_local",
-          STRIPE_PUBLISHABLE_KEY: "pk_test_stripeflare_local",
-          STRIPE_WEBHOOK_SIGNING_SECRET: "whsec_test_stripeflare_local",
-          STRIPE_PAYMENT_LINK: "https://buy.stripe.com/test_stripeflare",
+          ...TEST_SECRETS,
           STRIPE_API_BASE: inject<string>("stripeLocalUrl"),
           // test/reliability/fuzz.test.ts: more runs, or replay a failing seed it printed.
           FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",

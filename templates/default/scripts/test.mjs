@@ -3,7 +3,7 @@
 // The fault tests (test/reliability) reset Durable Objects mid-call, make the aggregate refuse
 // snapshots, send SQL with a typo, and point STRIPE_API_BASE at a closed port; workerd reports
 // each as an "uncaught exception" on its own output, outside any test; on a first run vite warns that the stripe SDK's source
-// maps name sources it does not ship. None of it is a failure, and a passing run should read as
+// maps name sources it does not ship; wrangler says where it found the required secrets. None of it is a failure, and a passing run should read as
 // one: those lines, recognised by the tests' own markers, are dropped. Everything else passes
 // through, in order. Arguments go to `vitest run` (`npm test -- test/webhook.test.ts`).
 import { spawn } from "node:child_process";
@@ -13,6 +13,9 @@ const EXPECTED = [
   /^uncaught exception; .*(reset by the reliability test|reset while deliveries were queued|aggregate unavailable \(fault injected\)|near "SELEKT"|Network connection lost\.)/,
   /^exception = rust\/worker\/ffi\.rs:\d+: disconnected: Connection refused/,
   /^Sourcemap for ".*\/node_modules\/.*" points to missing source files$/,
+  // wrangler, once per test file, on where it found the secrets wrangler.jsonc requires (the
+  // test values vitest.config.ts sets; the bindings are those values whatever it finds).
+  /^Using secrets defined in (process\.env|\.dev\.vars)$/,
 ];
 /** Lines that continue a dropped report: its workerd stack, its JavaScript frames. */
 const CONTINUATION = /^(stack: \S*workerd|\s+at )/;
