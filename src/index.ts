@@ -181,7 +181,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   if (deploy && flags.deploy === undefined) refuseUndeployable(flags, root, projectVars);
 
   // 4. Scaffold. A folder from an earlier run keeps its files (they may have been edited);
-  //    only the name, the domain route and the .gitignore entries are brought up to date.
+  //    only the name, the currency, the domain route and the .gitignore entries are brought up to date.
   heading(`${resuming ? "Continuing" : "Creating"} ${name}`);
   if (!resuming) {
     const files = await fetchTemplate(flags.template, root).catch((error: Error) => fail(error.message));
@@ -190,7 +190,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     if (pmField) step(pmField);
   }
   guard(() => renamePackage(root, name));
-  guard(() => updateWranglerConfig(root, name, domain));
+  guard(() => updateWranglerConfig(root, name, domain, currency));
   ensureGitignore(root);
   if (!existsSync(join(root, ".dev.vars.example"))) writeFileSync(join(root, ".dev.vars.example"), formatDevVarsExample());
   const state: ProjectState = previous && resuming ? previous : { project: name, createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };

@@ -21,13 +21,16 @@ export function parseJsonc<T>(text: string, file: string): T {
 }
 
 /**
- * Pure: returns the new text with the Worker name set and, given a domain, a custom-domain route.
- * The route is inserted as text right after the last value so the template's layout (one-line
- * arrays, comments after the last property) is left exactly as it was.
+ * Pure: returns the new text with the Worker name set, the page's currency (`vars.CURRENCY`,
+ * where the template declares it) and, given a domain, a custom-domain route. The route is
+ * inserted as text right after the last value so the template's layout (one-line arrays,
+ * comments after the last property) is left exactly as it was.
  */
-export function editWranglerConfig(text: string, name: string, domain?: string): string {
+export function editWranglerConfig(text: string, name: string, domain?: string, currency?: string): string {
   parseJsonc(text, "wrangler.jsonc");
-  const out = applyEdits(text, modify(text, ["name"], name, FORMAT));
+  let out = applyEdits(text, modify(text, ["name"], name, FORMAT));
+  const declared = findNodeAtLocation(parseTree(out)!, ["vars", "CURRENCY"]);
+  if (currency && declared && declared.value !== currency) out = applyEdits(out, modify(out, ["vars", "CURRENCY"], currency, FORMAT));
   return domain ? addRoute(out, domain) : out;
 }
 
@@ -65,12 +68,12 @@ export function wranglerConfigPath(dir: string): string | undefined {
   return undefined;
 }
 
-export function updateWranglerConfig(dir: string, name: string, domain?: string): void {
+export function updateWranglerConfig(dir: string, name: string, domain?: string, currency?: string): void {
   const file = wranglerConfigPath(dir);
   if (!file) {
     throw new Error("the template has no wrangler.jsonc (wrangler.toml is not supported: it cannot be edited safely)");
   }
   const text = readFileSync(file, "utf8");
-  const next = editWranglerConfig(text, name, domain);
+  const next = editWranglerConfig(text, name, domain, currency);
   if (next !== text) writeFileSync(file, next);
 }

@@ -193,7 +193,9 @@ describe("the page in headless Chromium against wrangler dev", () => {
 
       await Promise.all([page.waitForURL(/\/\?spent=1$/), page.locator("#spend").click()]);
       expect(await balanceOf(page)).toBe(499);
-      expect((await page.locator("#notice").textContent())?.trim()).toBe("Spent 1 cent.");
+      expect((await page.locator("#notice").textContent())?.trim()).toBe("Spent $0.01.");
+      // Issue 10: what people read is money in the link's currency; data-cents keeps the count.
+      expect((await page.locator("#balance").textContent())?.trim()).toBe("$4.99");
       await page.screenshot({ path: join(screenshots, "4-after-spending.png"), fullPage: true });
 
       // Login by payment: a second browser (another device) pays with the same card and

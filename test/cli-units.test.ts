@@ -111,6 +111,12 @@ describe("wrangler.jsonc", () => {
     const twice = parseJsonc<{ routes: unknown[] }>(editWranglerConfig(once, "new-name", "b.example.com"), "x");
     expect(twice.routes).toHaveLength(2);
     expect(() => editWranglerConfig("{ nope", "n")).toThrow(/not valid JSONC/);
+    // The page's currency, where the template declares one; a config without it gains none.
+    const real = readFileSync(join(import.meta.dirname, "../templates/default/wrangler.jsonc"), "utf8");
+    const eur = editWranglerConfig(real, "n", undefined, "eur");
+    expect(parseJsonc<{ vars: Record<string, string> }>(eur, "x").vars).toEqual({ CURRENCY: "eur" });
+    expect(eur.replace('"CURRENCY": "eur"', '"CURRENCY": "usd"').replace('"name": "n"', '"name": "stripeflare-app"')).toBe(real);
+    expect(editWranglerConfig('{ "name": "a" }', "n", undefined, "eur")).not.toContain("CURRENCY");
   });
 });
 

@@ -249,6 +249,8 @@ describe("other paths", () => {
     expect(nextSteps(first.stdout).slice(1, 4)).toEqual(["npm install", "npm run pay -- --setup", "npm run dev"]);
     const [price] = stripe().list<Stripe.Price>("price").filter(ours("later"));
     expect([price.unit_amount, price.currency]).toEqual([500, "jpy"]);
+    // The page shows amounts in the link's currency (¥500, not "500 cents").
+    expect(readWranglerConfig(join(cwd, "later")).config.vars).toEqual({ CURRENCY: "jpy" });
     expect(stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
     expect(stripe().list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
 
@@ -265,6 +267,7 @@ describe("other paths", () => {
     expect(stripe().list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
     expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/me/paid?session_id={CHECKOUT_SESSION_ID}");
     expect(readWranglerConfig(join(cwd, "later")).config.routes).toEqual([{ pattern: "later.example.com", custom_domain: true }]);
+    expect(readWranglerConfig(join(cwd, "later")).config.vars).toEqual({ CURRENCY: "jpy" });
   });
 
   it("finds keys in the environment, then in ~/.stripeflare.dev.vars", async () => {

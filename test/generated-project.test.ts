@@ -70,7 +70,7 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
 
   it(
     "installs, passes its own npm test and bundles with wrangler deploy --dry-run",
-    () => {
+    async () => {
       const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], project, env, 10 * MINUTE);
       expect(install.status, install.output).toBe(0);
 
@@ -103,9 +103,15 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
       const types = run("npx", ["wrangler", "types", "--check"], project, env, 2 * MINUTE);
       expect(types.status, types.output).toBe(0);
       expect(types.output).toMatch(/up to date/);
+      // Another currency (a rerun with --currency writes vars.CURRENCY) leaves the types as they are.
+      const rerun = await runCli([project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes", "--currency", "eur"], { cwd: scratch, env: { HOME: scratch } });
+      expect(rerun.exitCode, rerun.all).toBe(0);
+      expect(readWranglerConfig(project).config.vars).toEqual({ CURRENCY: "eur" });
+      const eurTypes = run("npx", ["wrangler", "types", "--check"], project, env, 2 * MINUTE);
+      expect(eurTypes.status, eurTypes.output).toBe(0);
       const declared = /interface __BaseEnv_Env \{([^}]*)\}/.exec(readFileSync(join(project, "worker-configuration.d.ts"), "utf8"))![1]!;
       expect(declared.match(/^\s*(\w+):/gm)!.map((line) => line.trim().slice(0, -1)).sort()).toEqual(
-        ["DB_SECRET", "DORM_NAMESPACE", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"],
+        ["CURRENCY", "DB_SECRET", "DORM_NAMESPACE", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"],
       );
 
       const dryRun = run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(scratch, "bundle")], project, env, 5 * MINUTE);

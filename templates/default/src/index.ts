@@ -31,7 +31,7 @@ export default {
   fetch: withStripeflare<Env, User>(
     async (request, env, ctx) => {
       const url = new URL(request.url);
-      const view = walletView(ctx);
+      const view = walletView(ctx, env.CURRENCY);
 
       if (url.pathname === CHARGE.path) {
         // Only POST spends: a link, a prefetch or a crawler (GET, HEAD) must never cost anything.
@@ -52,7 +52,7 @@ export default {
       }
 
       if (url.pathname === "/") {
-        return homeResponse(request, view, pageOptions(request, TITLE, CHARGE, spentNotice(url)));
+        return homeResponse(request, view, pageOptions(request, TITLE, CHARGE, spentNotice(url, env.CURRENCY)));
       }
 
       return new Response(`Hello ${ctx.user.name || "Anonymous"}!\n`, {
@@ -62,8 +62,8 @@ export default {
     {
       // The wallet's own 402 (an X-Price the balance could not cover after all, for example
       // when two requests raced for the last cent) looks like the app's: page, JSON or Markdown.
-      paymentRequired: (request, refused) =>
-        paymentRequiredResponse(request, walletView(refused), refused.price, pageOptions(request, TITLE, CHARGE)),
+      paymentRequired: (request, refused, env) =>
+        paymentRequiredResponse(request, walletView(refused, env.CURRENCY), refused.price, pageOptions(request, TITLE, CHARGE)),
     },
   ),
 } satisfies ExportedHandler<Env>;

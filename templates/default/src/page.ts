@@ -6,7 +6,7 @@ import { homeHtml, paymentRequiredHtml } from "./page/html";
 import { homeMarkdown, paymentRequiredMarkdown } from "./page/markdown";
 import { CONTENT_TYPES, negotiate, type Format } from "./page/negotiate";
 import {
-  formatCents,
+  formatMoney,
   homeJson,
   isLoopbackUrl,
   paymentRequiredJson,
@@ -17,7 +17,7 @@ import {
 
 export { negotiate, type Format } from "./page/negotiate";
 export {
-  formatCents,
+  formatMoney,
   hasPaymentLink,
   isLoopbackUrl,
   localPayCommand,
@@ -49,10 +49,14 @@ export interface WalletContext {
   paymentLink: string;
 }
 
-/** Builds the view model from the handler context. */
-export function walletView(ctx: WalletContext): WalletView {
+/**
+ * Builds the view model from the handler context and the wallet's currency (the CURRENCY var
+ * of wrangler.jsonc; `usd` when it is unset).
+ */
+export function walletView(ctx: WalletContext, currency = "usd"): WalletView {
   return {
     balance: Number(ctx.user.balance ?? 0),
+    currency: (currency || "usd").toLowerCase(),
     paymentLink: ctx.paymentLink,
     clientReferenceId: ctx.user.client_reference_id || clientReferenceIdOf(ctx.paymentLink),
     registered: ctx.registered,
@@ -144,17 +148,17 @@ export function paidResponse(
   if (format === "markdown") {
     return respond(
       format,
-      `# Done\n\n${result}\n\n- Charged: **${formatCents(price)}**\n- Balance: **${formatCents(after)}**\n`,
+      `# Done\n\n${result}\n\n- Charged: **${formatMoney(price, view.currency)}**\n- Balance: **${formatMoney(after, view.currency)}**\n`,
       { headers: priceHeader },
     );
   }
-  return respond(format, JSON.stringify({ result, charged: price, balance: after }, null, 2), {
+  return respond(format, JSON.stringify({ result, charged: price, balance: after, currency: view.currency }, null, 2), {
     headers: priceHeader,
   });
 }
 
 /** The notice shown on `/` after a browser spent, from the redirect's `?spent=`. */
-export function spentNotice(url: URL): string | undefined {
+export function spentNotice(url: URL, currency = "usd"): string | undefined {
   const spent = url.searchParams.get("spent");
-  return spent && /^\d{1,6}$/.test(spent) ? `Spent ${formatCents(Number(spent))}.` : undefined;
+  return spent && /^\d{1,6}$/.test(spent) ? `Spent ${formatMoney(Number(spent), currency)}.` : undefined;
 }

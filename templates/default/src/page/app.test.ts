@@ -31,7 +31,7 @@ describe("the home page, for people, programs and agents", () => {
 
     const markdown = await get("/", "text/markdown", visitor);
     expect(markdown.headers.get("Content-Type")).toBe("text/markdown; charset=utf-8");
-    expect(await markdown.text()).toContain("- Balance: **0 cents**");
+    expect(await markdown.text()).toContain("- Balance: **$0.00**");
 
     for (const response of [json, html, markdown]) {
       expect(response.headers.get("Cache-Control")).toBe("private, no-store");
@@ -50,8 +50,8 @@ describe("the home page, for people, programs and agents", () => {
       expect(refused.headers.get("Cache-Control")).toBe("private, no-store");
       const text = await refused.text();
       expect(text).toContain(accept === "text/html" ? link.replaceAll("&", "&amp;") : link);
-      expect(text).toMatch(/1 cent/);
-      expect(text).toMatch(/0 cents/);
+      expect(text).toMatch(/\$0\.01/);
+      expect(text).toMatch(/\$0\.00/);
     }
     // Nothing was charged: the visitor still has no account at all.
     expect((await books("1", visitor.account))?.rows ?? 0).toBe(0);
@@ -68,13 +68,13 @@ describe("the home page, for people, programs and agents", () => {
     expect(spent.headers.get("X-Balance")).toBe("2");
 
     const page = await (await get("/?spent=1", "text/html", visitor)).text();
-    expect(page).toContain('<span id="balance" data-cents="2">2 cents</span>');
-    expect(page).toContain("Spent 1 cent.");
+    expect(page).toContain('<span id="balance" data-cents="2">$0.02</span>');
+    expect(page).toContain("Spent $0.01.");
     expect(page).toContain("Signed in by payment");
 
     const agent = await get("/charge", "text/markdown", { ...visitor, bearer: true }, { method: "POST" });
     expect(agent.status).toBe(200);
-    expect(await agent.text()).toContain("- Balance: **1 cent**");
+    expect(await agent.text()).toContain("- Balance: **$0.01**");
     expect(await books("1", visitor.account)).toEqual({ balance: 1, ledger: 1, rows: 3 });
   });
 
@@ -112,8 +112,8 @@ describe("the home page, for people, programs and agents", () => {
       expect(refused.headers.get("Content-Type")).toBe("text/markdown; charset=utf-8");
       const text = await refused.text();
       expect(text).toContain("# Payment required");
-      expect(text).toContain("- Price: **1 cent**");
-      expect(text).toContain("- Balance: **0 cents**");
+      expect(text).toContain("- Price: **$0.01**");
+      expect(text).toContain("- Balance: **$0.00**");
       expect(text).toContain(`<${refused.headers.get("X-PaymentLink")}>`);
       expect(refused.headers.get("X-Balance")).toBe("0");
     }

@@ -3,7 +3,7 @@
 // Every value that comes from a user or from Stripe goes through escapeHtml.
 
 import {
-  formatCents,
+  formatMoney,
   hasPaymentLink,
   localPayCommand,
   LOGIN_BY_PAYMENT,
@@ -68,7 +68,7 @@ function payButton(view: WalletView): string {
 
 function balanceBlock(view: WalletView): string {
   return `<p>Your balance</p>
-<p class="balance"><span id="balance" data-cents="${view.balance}">${escapeHtml(formatCents(view.balance))}</span></p>`;
+<p class="balance"><span id="balance" data-cents="${view.balance}">${escapeHtml(formatMoney(view.balance, view.currency))}</span></p>`;
 }
 
 function localPaySection(view: WalletView, options: PageOptions): string {
@@ -110,10 +110,10 @@ ${balanceBlock(view)}
 <div class="actions">
 ${payButton(view)}
 <form method="post" action="${escapeHtml(paidRoute.path)}">
-<button id="spend" class="secondary" type="submit">Spend ${escapeHtml(formatCents(paidRoute.price))}</button>
+<button id="spend" class="secondary" type="submit">Spend ${escapeHtml(formatMoney(paidRoute.price, view.currency))}</button>
 </form>
 </div>
-<p><small>${escapeHtml(paidRoute.description)} (${escapeHtml(paidRoute.method)} <code>${escapeHtml(paidRoute.path)}</code>, ${escapeHtml(formatCents(paidRoute.price))} a request).</small></p>
+<p><small>${escapeHtml(paidRoute.description)} (${escapeHtml(paidRoute.method)} <code>${escapeHtml(paidRoute.path)}</code>, ${escapeHtml(formatMoney(paidRoute.price, view.currency))} a request).</small></p>
 ${who}
 <p><a id="statement" href="${STATEMENT_PATH}">Your statement</a> <small>${escapeHtml(STATEMENT_ABOUT)} (JSON; Markdown for <code>Accept: text/markdown</code>)</small></p>
 <section id="login">
@@ -129,7 +129,7 @@ export function paymentRequiredHtml(view: WalletView, price: number, options: Pa
   return layout(
     `Payment required · ${options.title}`,
     `<h1>Payment required</h1>
-<p id="price">This costs <strong>${escapeHtml(formatCents(price))}</strong>. Your balance is <strong id="balance" data-cents="${view.balance}">${escapeHtml(formatCents(view.balance))}</strong>.</p>
+<p id="price">This costs <strong>${escapeHtml(formatMoney(price, view.currency))}</strong>. Your balance is <strong id="balance" data-cents="${view.balance}">${escapeHtml(formatMoney(view.balance, view.currency))}</strong>.</p>
 <div class="actions">
 ${payButton(view)}
 <a class="button secondary" href="/">Back</a>

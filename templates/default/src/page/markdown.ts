@@ -1,7 +1,7 @@
 // The page for agents: the same facts as the HTML page, as Markdown an LLM reads well.
 
 import {
-  formatCents,
+  formatMoney,
   hasPaymentLink,
   localPayCommand,
   LOGIN_BY_PAYMENT,
@@ -28,7 +28,7 @@ export function homeMarkdown(view: WalletView, options: PageOptions): string {
   const lines = [`# ${escapeMarkdown(options.title)}`, ""];
   if (options.notice) lines.push(`> ${escapeMarkdown(options.notice)}`, "");
   lines.push(
-    `- Balance: **${formatCents(view.balance)}**`,
+    `- Balance: **${formatMoney(view.balance, view.currency)}**`,
     payLine(view),
     `- Account: ${
       view.registered
@@ -44,7 +44,7 @@ export function homeMarkdown(view: WalletView, options: PageOptions): string {
     "",
     "| method | path | price | what |",
     "| --- | --- | --- | --- |",
-    `| ${paidRoute.method} | \`${paidRoute.path}\` | ${formatCents(paidRoute.price)} | ${escapeMarkdown(paidRoute.description)} |`,
+    `| ${paidRoute.method} | \`${paidRoute.path}\` | ${formatMoney(paidRoute.price, view.currency)} | ${escapeMarkdown(paidRoute.description)} |`,
     "",
     "A paid route answers `402 Payment Required` with the payment link (also in the `X-PaymentLink` header), the price and your balance. Every response carries your balance in `X-Balance`.",
     "",
@@ -72,8 +72,8 @@ export function paymentRequiredMarkdown(view: WalletView, price: number, options
     "",
     paymentRequiredSentence(view, price),
     "",
-    `- Price: **${formatCents(price)}**`,
-    `- Balance: **${formatCents(view.balance)}**`,
+    `- Price: **${formatMoney(price, view.currency)}**`,
+    `- Balance: **${formatMoney(view.balance, view.currency)}**`,
     payLine(view),
   ];
   if (options.local) lines.push(`- Local test payment: \`${localPayCommand(view)}\``);

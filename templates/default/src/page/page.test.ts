@@ -2,6 +2,7 @@
 // responses through the real Worker (wallet, cookies, X-Price) are tested in ./app.test.ts.
 import { describe, expect, it } from "vitest";
 import {
+  formatMoney,
   homeResponse,
   negotiate,
   pageOptions,
@@ -17,6 +18,7 @@ import { escapeMarkdown } from "./markdown";
 const LINK = "https://buy.stripe.com/test_abc?client_reference_id=cri_123";
 const view: WalletView = {
   balance: 42,
+  currency: "usd",
   paymentLink: LINK,
   clientReferenceId: "cri_123",
   registered: true,
@@ -57,6 +59,7 @@ describe("home page", () => {
     expect(response.headers.get("Content-Type")).toBe("application/json; charset=utf-8");
     expect(await response.json()).toMatchObject({
       balance: 42,
+      currency: "usd",
       registered: true,
       name: view.name,
       email: "ada@example.com",
@@ -71,9 +74,9 @@ describe("home page", () => {
     const response = homeResponse(request("text/markdown"), view, options);
     expect(response.headers.get("Content-Type")).toBe("text/markdown; charset=utf-8");
     const text = await response.text();
-    expect(text).toContain("Balance: **42 cents**");
+    expect(text).toContain("Balance: **$0.42**");
     expect(text).toContain(`<${LINK}>`);
-    expect(text).toContain("| POST | `/charge` | 1 cent |");
+    expect(text).toContain("| POST | `/charge` | $0.01 |");
     expect(text).toContain("- Statement: <https://app.example.com/me/transactions>");
     expect(text).toMatch(/Login by payment/);
     // A user-controlled name cannot inject markup.
@@ -84,10 +87,10 @@ describe("home page", () => {
     const response = homeResponse(request("text/html"), view, options);
     expect(response.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
     const html = await response.text();
-    expect(html).toContain('<span id="balance" data-cents="42">42 cents</span>');
+    expect(html).toContain('<span id="balance" data-cents="42">$0.42</span>');
     expect(html).toContain(`<a id="pay" class="button" href="${escapeHtml(LINK)}">`);
     expect(html).toContain('<form method="post" action="/charge">');
-    expect(html).toContain("Spend 1 cent");
+    expect(html).toContain("Spend $0.01");
     expect(html).toContain('<a id="statement" href="/me/transactions">');
     expect(html).not.toContain("<script>");
     expect(html).toContain("Ada &lt;script&gt;");
@@ -142,9 +145,10 @@ describe("402 payment required", () => {
     expect(response.headers.get("Cache-Control")).toBe("private, no-store");
     expect(await response.json()).toEqual({
       error: "payment_required",
-      message: `This request costs 1 cent; your balance is 0 cents. Top up at ${LINK} and retry.`,
+      message: `This request costs $0.01; your balance is $0.00. Top up at ${LINK} and retry.`,
       price: 1,
       balance: 0,
+      currency: "usd",
       paymentLink: LINK,
     });
   });
@@ -152,8 +156,8 @@ describe("402 payment required", () => {
   it("tells an agent in Markdown and a person in HTML", async () => {
     const md = await paymentRequiredResponse(request("text/markdown"), broke, 1, options).text();
     expect(md).toContain("# Payment required");
-    expect(md).toContain("- Price: **1 cent**");
-    expect(md).toContain("- Balance: **0 cents**");
+    expect(md).toContain("- Price: **$0.01**");
+    expect(md).toContain("- Balance: **$0.00**");
     expect(md).toContain(`<${LINK}>`);
     const html = paymentRequiredResponse(request("text/html"), broke, 1, options);
     expect(html.status).toBe(402);
@@ -178,11 +182,34 @@ describe("paid response", () => {
     const response = paidResponse(request("application/json"), view, { price: 2, description: "Two cents' worth" }, "the answer");
     expect(response.headers.get("X-Price")).toBe("2");
     expect(response.headers.get("X-Price-Description")).toBe("Two cents' worth");
-    expect(await response.json()).toEqual({ result: "the answer", charged: 2, balance: 40 });
+    expect(await response.json()).toEqual({ result: "the answer", charged: 2, balance: 40, currency: "usd" });
+  });
+
+  it("shows amounts in the wallet's currency; JSON keeps the smallest unit and names the currency", async () => {
+    expect(formatMoney(499, "usd")).toBe("$4.99");
+    expect(formatMoney(-3, "eur")).toBe("-€0.03");
+    expect(formatMoney(500, "jpy")).toBe("¥500"); // zero-decimal: 500 is ¥500, not ¥5.00
+    expect(formatMoney(1234, "kwd")).toBe("KWD\u00a01.234"); // three decimals
+    expect(formatMoney(499, "xyz")).toBe("XYZ\u00a04.99"); // well-formed but unknown: Intl's default of two
+    expect(formatMoney(499, "not a code")).toBe("499 (smallest unit of not a code)");
+    const options = pageOptions(request(null), "My API", paidRoute);
+    const yen = walletView({ user: { balance: 300 }, registered: false, paymentLink: LINK }, "JPY");
+    expect(yen.currency).toBe("jpy");
+    const md = await homeResponse(request("text/markdown"), yen, options).text();
+    expect(md).toContain("- Balance: **¥300**");
+    expect(md).toContain("| POST | `/charge` | ¥1 |");
+    expect(await paymentRequiredResponse(request("application/json"), yen, 400, options).json()).toMatchObject({
+      price: 400,
+      balance: 300,
+      currency: "jpy",
+      message: expect.stringMatching(/^This request costs ¥400; your balance is ¥300\./),
+    });
+    expect(spentNotice(new URL("https://a.example/?spent=7"), "jpy")).toBe("Spent ¥7.");
+    expect(walletView({ user: { balance: 1 }, registered: false, paymentLink: LINK }, "").currency).toBe("usd");
   });
 
   it("turns ?spent= into a notice, ignoring anything but a small number", () => {
-    expect(spentNotice(new URL("https://a.example/?spent=1"))).toBe("Spent 1 cent.");
+    expect(spentNotice(new URL("https://a.example/?spent=1"))).toBe("Spent $0.01.");
     expect(spentNotice(new URL("https://a.example/?spent=<b>"))).toBeUndefined();
     expect(spentNotice(new URL("https://a.example/"))).toBeUndefined();
   });
@@ -198,6 +225,7 @@ describe("view model", () => {
       }),
     ).toEqual({
       balance: 0,
+      currency: "usd",
       paymentLink: "https://buy.stripe.com/x?client_reference_id=abc-_1",
       clientReferenceId: "abc-_1",
       registered: false,

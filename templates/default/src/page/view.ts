@@ -4,6 +4,8 @@
 export interface WalletView {
   /** Balance in cents (the currency's smallest unit), after this request's charge. */
   balance: number;
+  /** ISO 4217 code, lower case: what the amounts are counted in (the Payment Link's currency). */
+  currency: string;
   /** `STRIPE_PAYMENT_LINK?client_reference_id=…`, as the wallet gives it in `ctx.paymentLink`. */
   paymentLink: string;
   clientReferenceId: string;
@@ -44,9 +46,19 @@ export const LOGIN_BY_PAYMENT =
   "There is no sign-up. Your wallet lives in this browser (an HttpOnly cookie). " +
   "Pay with a card or Link email you used before, on any device, and when Stripe sends you back here this browser is in that wallet again.";
 
-/** `1 cent`, `12 cents`, `-3 cents`. Amounts are integers in the currency's smallest unit. */
-export function formatCents(amount: number): string {
-  return `${amount} ${Math.abs(amount) === 1 ? "cent" : "cents"}`;
+/**
+ * An amount in the currency's smallest unit as people read it: 499 usd → `$4.99`, 500 jpy →
+ * `¥500`, -3 eur → `-€0.03`. A code Intl does not know (a typo in CURRENCY) still shows the
+ * amount, in the smallest unit and named: `499 (smallest unit of xyz)`.
+ */
+export function formatMoney(amount: number, currency: string): string {
+  let format: Intl.NumberFormat;
+  try {
+    format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
+  } catch {
+    return `${amount} (smallest unit of ${currency || "the wallet's currency"})`;
+  }
+  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
 }
 
 /**
@@ -77,6 +89,7 @@ export function homeJson(view: WalletView, options: PageOptions) {
   const { paidRoute } = options;
   return {
     balance: view.balance,
+    currency: view.currency,
     registered: view.registered,
     name: view.name,
     email: view.email,
@@ -104,6 +117,7 @@ export function paymentRequiredJson(view: WalletView, price: number) {
     message: paymentRequiredSentence(view, price),
     price,
     balance: view.balance,
+    currency: view.currency,
     paymentLink: hasPaymentLink(view) ? view.paymentLink : null,
   };
 }
@@ -112,5 +126,5 @@ export function paymentRequiredSentence(view: WalletView, price: number): string
   const top = hasPaymentLink(view)
     ? `Top up at ${view.paymentLink} and retry.`
     : "Top up through the payment link and retry (this Worker has no STRIPE_PAYMENT_LINK yet).";
-  return `This request costs ${formatCents(price)}; your balance is ${formatCents(view.balance)}. ${top}`;
+  return `This request costs ${formatMoney(price, view.currency)}; your balance is ${formatMoney(view.balance, view.currency)}. ${top}`;
 }

@@ -32,7 +32,7 @@ import { handleWebhook } from "./webhook";
 
 export function withStripeflare<E = unknown, U extends StripeUser = StripeUser>(
   handler: StripeflareHandler<E, U>,
-  options: StripeflareOptions<U> = {},
+  options: StripeflareOptions<U, E> = {},
 ): (request: Request, env: E, ctx: ExecutionContext) => Promise<Response> {
   return async (request, env, ctx) => {
     try {
@@ -50,7 +50,7 @@ async function serve<E, U extends StripeUser>(
   env: E & StripeflareEnv,
   ctx: ExecutionContext,
   handler: StripeflareHandler<E, U>,
-  options: StripeflareOptions<U>,
+  options: StripeflareOptions<U, E>,
 ): Promise<Response> {
   const problem = configurationProblem(env);
   if (problem) {
@@ -104,7 +104,7 @@ async function serve<E, U extends StripeUser>(
   } else if (price && notCharged) {
     response = notChargedResponse(request, notCharged, url);
   } else if (price && !session.charge?.charged) {
-    response = await paymentRequired(request, session, price, session.charge?.message ?? "Payment required", options);
+    response = await paymentRequired(request, env, session, price, session.charge?.message ?? "Payment required", options);
   } else {
     try {
       response = await handler(request, env, handlerContext(env, ctx, session, requestLine, notCharged, tally));
@@ -236,13 +236,13 @@ async function chargeAccount<U extends StripeUser>(
  * 402 when the balance cannot cover it (the content is not given away), 500 when the app set
  * a price that is not a whole number of cents.
  */
-async function chargeResponsePrice<U extends StripeUser>(
-  env: StripeflareEnv,
+async function chargeResponsePrice<E, U extends StripeUser>(
+  env: E & StripeflareEnv,
   request: Request,
   requestLine: string,
   response: Response,
   session: Session<U>,
-  options: StripeflareOptions<U>,
+  options: StripeflareOptions<U, E>,
 ): Promise<number | Response> {
   const header = response.headers.get("X-Price");
   if (header === null) return 0;
@@ -260,21 +260,22 @@ async function chargeResponsePrice<U extends StripeUser>(
   if (result.charged) return amount;
   console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
   await response.body?.cancel();
-  return paymentRequired(request, session, amount, result.message, options);
+  return paymentRequired(request, env, session, amount, result.message, options);
 }
 
 /** The 402 for a price the balance cannot cover: the app's own (`options.paymentRequired`), else ours. */
-async function paymentRequired<U extends StripeUser>(
+async function paymentRequired<E, U extends StripeUser>(
   request: Request,
+  env: E,
   session: Session<U>,
   price: number,
   message: string,
-  options: StripeflareOptions<U>,
+  options: StripeflareOptions<U, E>,
 ): Promise<Response> {
   if (options.paymentRequired) {
     const { user, registered, paymentLink } = session;
     try {
-      return await options.paymentRequired(request, { price, balance: Number(user.balance ?? 0), paymentLink, message, user, registered });
+      return await options.paymentRequired(request, { price, balance: Number(user.balance ?? 0), paymentLink, message, user, registered }, env);
     } catch (error) {
       // The visitor still learns how to pay; the operator sees why the app's page failed.
       console.error(`[stripeflare] options.paymentRequired failed; answering the default 402:`, error);

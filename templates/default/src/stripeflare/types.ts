@@ -49,7 +49,7 @@ export interface StripeflareEnv {
  */
 export type PriceRule = Record<string, number> | ((request: Request) => number | null | undefined);
 
-export interface StripeflareOptions<U extends StripeUser = StripeUser> {
+export interface StripeflareOptions<U extends StripeUser = StripeUser, E = unknown> {
   customMigrations?: Migrations;
   /** Prefixes every database name: a new version starts from empty databases. Default "1". */
   version?: string;
@@ -58,9 +58,9 @@ export interface StripeflareOptions<U extends StripeUser = StripeUser> {
    * Renders the wallet's own 402: a declared price or an `X-Price` the balance cannot cover.
    * Return a 402 in your app's formats (page, JSON, Markdown); the wallet still adds
    * `X-Balance`, `X-PaymentLink` and any `Set-Cookie`. Without it (or if it throws) the
-   * wallet answers plain text, or JSON for `Accept: application/json`.
+   * wallet answers plain text, or JSON for `Accept: application/json`. `env` is the Worker's.
    */
-  paymentRequired?: (request: Request, details: PaymentRequiredDetails<U>) => Response | Promise<Response>;
+  paymentRequired?: (request: Request, details: PaymentRequiredDetails<U>, env: E) => Response | Promise<Response>;
 }
 
 /** What the wallet knows when it refuses a paid request (see `StripeflareOptions.paymentRequired`). */
