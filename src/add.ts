@@ -97,7 +97,7 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
   const copied = guard(() => copyWallet(walletDir, walletShown));
   if (copied === "copied") step(`copied the wallet module into ${walletShown}/`);
   else if (copied === "present") info(`${walletShown}/ already holds this version's wallet`);
-  else note(`${walletShown}/ differs from this version's wallet (edited, or an older one): left as it is. To update it, delete the folder and run add again.`);
+  else note(`${walletShown}/ differs from this version's wallet (edited, or an older one): left as it is. To bring it up to date and keep your edits: npx create-stripeflare@latest upgrade`);
 
   const added = guard(() => addDependencies(root, deps, name));
   if (added.length) step(`added to package.json: ${added.join(", ")}`);

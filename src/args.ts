@@ -5,11 +5,16 @@ import mri from "mri";
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
 export const PACKAGE_MANAGERS: readonly PackageManager[] = ["npm", "pnpm", "yarn", "bun"];
 
-export type Command = "create" | "add";
+export type Command = "create" | "add" | "upgrade";
 
 export interface Flags {
-  /** `add` (first positional): put the wallet into an existing Worker; otherwise a new project. */
+  /**
+   * `add` (first positional): put the wallet into an existing Worker; `upgrade`: bring a
+   * project's copy of the wallet up to this version; otherwise a new project.
+   */
   command: Command;
+  /** upgrade --check: report only, exit 1 when the copy is behind. */
+  check: boolean;
   directory?: string;
   template: string;
   title?: string;
@@ -57,6 +62,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: "deploy", kind: "boolean", negatable: true, help: "upload secrets and run wrangler deploy (default: ask; with --yes: no)" },
   { name: "pm", kind: "string", value: "<npm|pnpm|yarn|bun>", help: "package manager (default: the one that launched this command)" },
   { name: "yes", alias: "y", kind: "boolean", help: "never prompt; take defaults (also when stdin is not a TTY)" },
+  { name: "check", kind: "boolean", help: "upgrade --check: print the wallet's version and the fixes it lacks; exit 1 when behind" },
   { name: "force", kind: "boolean", help: "allow a non-empty target folder (template files overwrite same-named files)" },
   { name: "live", kind: "boolean", help: "allow a live-mode key (sk_live_…, rk_live_…) when nothing can be asked" },
   { name: "help", alias: "h", kind: "boolean", help: "show this help" },
@@ -80,7 +86,9 @@ export function swallowedByNpm(env: NodeJS.ProcessEnv = process.env): string | u
 }
 
 /** Flags of a new project that mean nothing for `add`: refused rather than silently ignored. */
-const NOT_FOR_ADD = ["template", "force", "git"] as const;
+const NOT_FOR_ADD = ["template", "force", "git", "check"] as const;
+/** The only flags `upgrade` takes. */
+const FOR_UPGRADE = ["check", "yes", "help", "version"];
 
 export function parseArgs(argv: string[]): Flags {
   // `--price -5` would read as the flag -5: say what is wrong with the price instead.
@@ -99,8 +107,8 @@ export function parseArgs(argv: string[]): Flags {
   }
   const positionals = raw._.map(String);
   // `add` is a command word, not a folder name: a new project in a folder called "add" is `./add`.
-  const command: Command = positionals[0] === "add" ? "add" : "create";
-  if (command === "add") positionals.shift();
+  const command: Command = positionals[0] === "add" ? "add" : positionals[0] === "upgrade" ? "upgrade" : "create";
+  if (command !== "create") positionals.shift();
   if (positionals.length > 1) {
     throw new UsageError(`expected one directory, got ${positionals.length}: ${positionals.join(" ")}`);
   }
@@ -109,6 +117,12 @@ export function parseArgs(argv: string[]): Flags {
       // --no-git says what add does anyway (it never commits in someone's repository).
       if (raw[name] !== undefined && !(name === "git" && raw[name] === false)) throw new UsageError(`--${name} does not apply to \`create-stripeflare add\` (it changes an existing project in place)`);
     }
+  }
+  if (command === "upgrade") {
+    const other = Object.keys(raw).find((key) => key !== "_" && !FOR_UPGRADE.includes(alias[key] ?? key));
+    if (other) throw new UsageError(`--${alias[other] ?? other} does not apply to \`create-stripeflare upgrade\` (it takes [directory], --check and --yes)`);
+  } else if (raw.check !== undefined) {
+    throw new UsageError("--check belongs to `create-stripeflare upgrade --check`");
   }
   for (const name of strings) {
     // mri turns a trailing `--price` into "" and `--price --yes` into true; both are mistakes.
@@ -127,6 +141,7 @@ export function parseArgs(argv: string[]): Flags {
   }
   return {
     command,
+    check: bool("check") ?? false,
     directory: positionals[0],
     template: str("template") ?? "default",
     title: str("title"),
@@ -149,7 +164,26 @@ export function parseArgs(argv: string[]): Flags {
 }
 
 export function helpText(version: string, command: Command = "create"): string {
-  const rows = OPTIONS.filter((o) => command === "create" || !(NOT_FOR_ADD as readonly string[]).includes(o.name)).map((o) => {
+  if (command === "upgrade") {
+    return [
+      `create-stripeflare ${version} upgrade: bring a project's copy of the Stripeflare wallet up to ${"this version"}`,
+      "",
+      "Usage:",
+      "  create-stripeflare upgrade [directory]           (directory: default the current folder)",
+      "  create-stripeflare upgrade [directory] --check   report only: exit 0 when current, 1 when behind",
+      "",
+      "It finds the wallet (src/stripeflare/, or beside the Worker's main module after `add`),",
+      "prints the changelog entries it lacks (security fixes first), replaces the files you did",
+      "not edit, merges your edits where they apply cleanly, and keeps your copy of any file it",
+      "could not merge beside the new one (<file>.yours). Nothing is written when anything is in",
+      "the way; a rerun is safe, and Ctrl-C leaves the old copy whole.",
+      "",
+      "Example (in CI, to learn when a fix is out):",
+      "  npx create-stripeflare@latest upgrade --check",
+      "",
+    ].join("\n");
+  }
+  const rows = OPTIONS.filter((o) => o.name !== "check" && (command === "create" || !(NOT_FOR_ADD as readonly string[]).includes(o.name))).map((o) => {
     const names = o.negatable
       ? `    --${o.name} / --no-${o.name}`
       : `${o.alias ? `-${o.alias}, ` : "    "}--${o.name}${o.value ? ` ${o.value}` : ""}`;
@@ -193,6 +227,7 @@ export function helpText(version: string, command: Command = "create"): string {
     "  create-stripeflare [directory] [options]",
     "  npm create stripeflare@latest [directory] -- [options]",
     "  create-stripeflare add [directory] [options]     wallet into an existing Worker (add --help)",
+    "  create-stripeflare upgrade [directory] [--check] the project's wallet up to this version",
     "",
     "  directory is the target folder (\".\" = the current one); its name becomes the",
     "  package and Worker name.",

@@ -1,6 +1,6 @@
 // create-stripeflare: scaffold a Stripeflare Worker, provision Stripe, write .dev.vars, install,
 // commit and optionally deploy; or, with `add`, put the wallet into a Worker that already exists
-// (add.ts). Read top to bottom: every step is one call into a module named for its concern. All
+// (add.ts); or, with `upgrade`, bring a project's wallet up to this version (upgrade.ts). Read top to bottom: every step is one call into a module named for its concern. All
 // input is validated before the first side effect, so bad input loses nothing.
 import { existsSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -22,6 +22,7 @@ import { deployProject, loadStripe, refuseUndeployable, resolveStripeKeys, strip
 import { summaryText } from "./summary.js";
 import { ensureGitignore, fetchTemplate, isBundledTemplateName, isEmptyDir, OWN_FILES, readPackageScripts, renamePackage, symlinkProblem, writableProblem } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
+import { upgrade } from "./upgrade.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
 
 declare const __VERSION__: string;
@@ -50,6 +51,17 @@ export async function main(argv: string[]): Promise<number> {
   if (flags.version) {
     console.log(VERSION);
     return 0;
+  }
+
+  // upgrade: its own exit codes (--check: 1 when behind) and interruption handling.
+  if (flags.command === "upgrade") {
+    try {
+      return await upgrade(flags);
+    } catch (error) {
+      failure(error instanceof UserError ? error.message : `unexpected error: ${(error as Error).message}`);
+      if (!(error instanceof UserError) && process.env.DEBUG) console.error(inspect(error));
+      return 2;
+    }
   }
 
   // Without a TTY on stdin nobody can answer a prompt: behave as --yes (CONTRACT §1).

@@ -83,7 +83,8 @@ export function symlinkProblem(root: string, paths: string[]): string | undefine
   return link && `${relative(process.cwd(), join(root, link)) || link} is a symbolic link: refusing to write through it (remove it, or choose another folder)`;
 }
 
-export function copyTemplateDir(from: string, to: string): string[] {
+/** [source path, path in the project] of every file a copy of `from` brings (symlinks never). */
+export function templateFileList(from: string): [string, string][] {
   const files: [string, string][] = [];
   const walk = (src: string, rel: string) => {
     for (const entry of readdirSync(src)) {
@@ -97,6 +98,11 @@ export function copyTemplateDir(from: string, to: string): string[] {
     }
   };
   walk(from, "");
+  return files;
+}
+
+export function copyTemplateDir(from: string, to: string): string[] {
+  const files = templateFileList(from);
   // Every path is checked before the first write: a link in the target is refused, not followed.
   const link = symlinkProblem(to, [...files.map(([, target]) => target), ...OWN_FILES]);
   if (link) throw new Error(link);

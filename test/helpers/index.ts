@@ -4,3 +4,5 @@ export { fileMode, readDevVarsFile, readJson, readState, readWranglerConfig } fr
 export { startStripeStandIn, type Failure, type RecordedRequest, type StripeStandIn } from "./stripe-stand-in.js";
 export { WALLET_SOURCE, workerWebhookEvents } from "./template-source.js";
 export { creates, keyFlags, ours, useStripeStandIn } from "./stripe.js";
+export { releaseManifest, sha256, writeOldProject } from "./old-project.js";
+export { freePort, startInBackground, stopProcess } from "./processes.js";

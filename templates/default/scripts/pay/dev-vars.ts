@@ -73,10 +73,11 @@ export function localSetup(vars: Record<string, string>): Record<string, string>
     // Made here, known only to this .dev.vars and so to the local Worker.
     changes.STRIPE_WEBHOOK_SIGNING_SECRET = `whsec_${randomBytes(24).toString("base64url")}`;
   }
-  if (!vars.STRIPE_SECRET) {
-    // No Stripe account in use: the Worker's Stripe reads go to the stand-in, with a key
-    // that only the stand-in accepts.
-    changes.STRIPE_SECRET = LOCAL_STRIPE_SECRET;
+  // No Stripe account in use (no key, or the stand-in's from an earlier --setup, which may
+  // predate some of these keys): the Worker's Stripe reads go to the stand-in, with a key that
+  // only the stand-in accepts, and its Payment Link is one only the stand-in knows.
+  if (!vars.STRIPE_SECRET || vars.STRIPE_SECRET === LOCAL_STRIPE_SECRET) {
+    if (!vars.STRIPE_SECRET) changes.STRIPE_SECRET = LOCAL_STRIPE_SECRET;
     if (!vars.STRIPE_API_BASE) changes.STRIPE_API_BASE = LOCAL_STRIPE_API_BASE;
     if (!vars.STRIPE_PAYMENT_LINK) changes.STRIPE_PAYMENT_LINK = LOCAL_PAYMENT_LINK;
   }

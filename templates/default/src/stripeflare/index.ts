@@ -6,6 +6,8 @@ export { DORM } from "./durable-object";
 export { DEFAULT_MIGRATIONS, createClient } from "./databases";
 /** Stripe event types the wallet handles: subscribe the webhook endpoint to all of them. */
 export { WEBHOOK_EVENTS } from "./webhook";
+/** This copy's version (CHANGELOG.md); `npx create-stripeflare upgrade --check` compares it. */
+export { WALLET_VERSION } from "./version";
 export type {
   ChargeResult,
   DORMClient,
