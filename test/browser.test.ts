@@ -7,29 +7,16 @@
 // logs in to the first wallet. Screenshots: test-results/screenshots/ (see README.md).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, cleanupTempDirs, NODE_22, runCli, tempDir } from "./helpers";
+import { cleanEnv, cleanupTempDirs, freePort, NODE_22, runCli, tempDir } from "./helpers";
 
 const root = join(import.meta.dirname, "..");
 const template = join(root, "templates/default");
 const screenshots = join(root, "test-results/screenshots");
 const CHROMIUM = "/usr/bin/chromium";
 const MINUTE = 60_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForWorker(url: string, worker: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 2 * MINUTE;

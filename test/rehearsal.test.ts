@@ -4,25 +4,12 @@
 // the CLI made (`npm run pay`), the balance, a refund. Nothing reaches Stripe or Cloudflare.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, readState, runCli, tempDir } from "./helpers/index.js";
+import { cleanEnv, cleanupTempDirs, freePort, NODE_22, readDevVarsFile, readState, runCli, tempDir } from "./helpers/index.js";
 
 const template = join(import.meta.dirname, "..", "templates", "default");
 const MINUTE = 60_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, log: () => string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -9,12 +9,11 @@
 // The only changes to the READMEs' commands: the project goes to a scratch folder instead of
 // ../my-api, `npx create-stripeflare` is this checkout's bin, and ports are free ones (the
 // README's own advice when 12111 or 8787 is taken). Real npm, wrangler, workerd; no Stripe.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, cleanEnv, cleanupTempDirs, NODE_22, readDevVarsFile, readState, ROOT, tempDir } from "./helpers/index.js";
+import { BIN, cleanEnv, cleanupTempDirs, freePort, NODE_22, readDevVarsFile, readState, ROOT, startInBackground, stopProcess, tempDir } from "./helpers/index.js";
 
 const MINUTE = 60_000;
 
@@ -28,18 +27,6 @@ function shBlock(markdown: string, heading?: string): string[] {
     .split("\n")
     .map((line) => line.replace(/\s+#.*$/, "").trim())
     .filter((line) => line && !line.startsWith("#"));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe("the newcomer's walkthrough, as the READMEs tell it", () => {
@@ -62,36 +49,12 @@ describe("the newcomer's walkthrough, as the READMEs tell it", () => {
   };
 
   /** A long-running README command (stand-in, dev server), until `ready` shows in its output. */
-  const startBackground = (command: string, ready: RegExp, onLog: (chunk: string) => void) =>
-    new Promise<ChildProcess>((resolve, reject) => {
-      const child = spawn("sh", ["-c", `exec ${command}`], { cwd: project, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-      background.push(child);
-      let seen = "";
-      const timer = setTimeout(() => reject(new Error(`${command}: not ready after 2 minutes:\n${seen}`)), 2 * MINUTE);
-      const take = (chunk: Buffer) => {
-        seen += chunk;
-        onLog(String(chunk));
-        if (ready.test(seen)) clearTimeout(timer), resolve(child);
-      };
-      child.stdout!.on("data", take);
-      child.stderr!.on("data", take);
-      child.once("exit", (code) => reject(new Error(`${command}: exited (${code}):\n${seen}`)));
-    });
-
-  /** Stops a background command and everything it started (its process group). */
-  const stop = async (child: ChildProcess | undefined) => {
-    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    const signal = (name: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, name);
-      } catch {}
-    };
-    signal("SIGTERM");
-    const late = setTimeout(() => signal("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(late);
+  const startBackground = async (command: string, ready: RegExp, onLog: (chunk: string) => void) => {
+    const child = await startInBackground(command, project, env, ready, onLog);
+    background.push(child);
+    return child;
   };
+  const stop = stopProcess;
 
   const startDev = async () => {
     await stop(worker);
