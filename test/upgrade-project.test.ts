@@ -170,6 +170,30 @@ describe("a 1.0.0 project with real accounts, upgraded", () => {
         await new Promise((r) => setTimeout(r, 500));
       }
       expect(Object.fromEntries(accounts.map((a) => [a, mirrored[a]]))).toEqual(expected);
+
+      // Card ties the old wallet made from webhooks alone (ada's visa) are forgotten: paying
+      // with that card and coming back through the redirect logs nobody in to ada's wallet.
+      const paidAndBack = async (who: { cookie: string; id: string }, card: string) => {
+        const paid = sh(`npm run --silent pay -- ${who.id} --url ${base} --card ${card} --amount 200`);
+        expect(paid.status, paid.output + log).toBe(0);
+        const back = /open (\S+\/me\/paid\?session_id=cs_\w+)/.exec(paid.output)![1]!;
+        const response = await fetch(back, { redirect: "manual", headers: { Cookie: who.cookie } });
+        expect(response.status).toBe(303);
+        const next = response.headers.get("Set-Cookie");
+        return next ? next.split(";")[0]! : who.cookie;
+      };
+      expect((await sql("index", "SELECT count(*) AS n FROM fingerprints"))[0]!.n).toBe(0);
+      const dee = await visitor();
+      expect(await paidAndBack(dee, "visa")).toBe(dee.cookie);
+      expect((await json("/me", dee.cookie)).body.balance).toBe(200);
+      expect((await json("/me", ada.cookie)).body.balance).toBe(896);
+      // Login by payment itself works on the old accounts: a card ada's browser brings back is
+      // tied to her wallet, and it opens that wallet from another browser.
+      expect(await paidAndBack(ada, "mastercard")).toBe(ada.cookie);
+      const eve = await visitor();
+      const eveNow = await paidAndBack(eve, "mastercard");
+      expect(eveNow).not.toBe(eve.cookie);
+      expect((await json("/me", eveNow)).body.balance).toBe(896 + 200 + 200);
       await stop();
     },
     10 * MINUTE,

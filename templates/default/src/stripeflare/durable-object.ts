@@ -37,7 +37,7 @@ import {
   pendingSnapshot,
   recordMirrorTarget,
 } from "./mirror";
-import { INDEX_SCHEMA, beginLogin, claimPayment, findPayment, finishLogin } from "./payment-index";
+import { INDEX_SCHEMA, beginLogin, claimPayment, findPayment, finishLogin, upgradeIndex } from "./payment-index";
 import type {
   ChargeRequest,
   ChargeResult,
@@ -293,6 +293,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
         setup.role === "account" ? [...ACCOUNT_SCHEMA, ...OUTBOX_SCHEMA] : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
       if (setup.role === "account") upgradeLedger(this.storage.sql);
       for (const statement of schema) this.storage.sql.exec(statement);
+      if (setup.role === "index") upgradeIndex(this.storage.sql, fresh);
       if (setup.role === "account") {
         recordMirrorTarget(this.storage.sql, setup.name, setup.aggregate, JSON.stringify(setup.migrations), setup.migrationsKey);
       }

@@ -32,6 +32,8 @@ export const INDEX_SCHEMA = [
   )`,
   `CREATE TABLE IF NOT EXISTS fingerprints (card_fingerprint TEXT PRIMARY KEY, account TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS emails (verified_email TEXT PRIMARY KEY, account TEXT NOT NULL)`,
+  // Facts about this database's data, for just-in-time upgrades (see upgradeIndex).
+  `CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS claims (
     reference TEXT PRIMARY KEY,
     visitor TEXT NOT NULL,
@@ -146,6 +148,25 @@ export function beginLogin(sql: SqlStorage, req: LoginRequest): LoginDecision {
     decision.kind === "none" ? 1 : 0,
   );
   return decision;
+}
+
+/**
+ * Wallets before 1.1.0 tied a card (or email) to the first account it paid into, from the
+ * webhook alone: whoever paid someone else's link was tied to that link's owner and could log
+ * in to their wallet by paying again. Those ties cannot be told from honest ones, so an index
+ * written by such a wallet forgets them, once, the first time a 1.1.0 wallet opens it; a card
+ * ties again when its owner's browser next comes back through the redirect. A new index is
+ * marked at creation. Runs once per object start (the schema check), one SELECT.
+ */
+export function upgradeIndex(sql: SqlStorage, fresh: boolean): void {
+  if (sql.exec(`SELECT 1 FROM index_meta WHERE key = 'ties'`).toArray().length) return;
+  if (!fresh) {
+    const [{ ties }] = sql.exec<{ ties: number }>(`SELECT (SELECT count(*) FROM fingerprints) + (SELECT count(*) FROM emails) AS ties`).toArray() as [{ ties: number }];
+    sql.exec(`DELETE FROM fingerprints`);
+    sql.exec(`DELETE FROM emails`);
+    console.log(`[stripeflare] payment index from before 1.1.0: forgot ${ties} card/email ties made by webhooks alone`);
+  }
+  sql.exec(`INSERT INTO index_meta (key, value) VALUES ('ties', 'browser-return')`);
 }
 
 export function finishLogin(sql: SqlStorage, reference: string): void {
