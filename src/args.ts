@@ -119,8 +119,10 @@ export function parseArgs(argv: string[]): Flags {
     }
   }
   if (command === "upgrade") {
-    const other = Object.keys(raw).find((key) => key !== "_" && !FOR_UPGRADE.includes(alias[key] ?? key));
-    if (other) throw new UsageError(`--${alias[other] ?? other} does not apply to \`create-stripeflare upgrade\` (it takes [directory], --check and --yes)`);
+    // (mri turns `alias`'s values into arrays: ask OPTIONS for a short flag's name.)
+    const nameOf = (key: string) => OPTIONS.find((o) => o.alias === key)?.name ?? key;
+    const other = Object.keys(raw).find((key) => key !== "_" && !FOR_UPGRADE.includes(nameOf(key)));
+    if (other) throw new UsageError(`--${nameOf(other)} does not apply to \`create-stripeflare upgrade\` (it takes [directory], --check and --yes)`);
   } else if (raw.check !== undefined) {
     throw new UsageError("--check belongs to `create-stripeflare upgrade --check`");
   }

@@ -12,7 +12,7 @@ import { parse as parseJsonc, type ParseError } from "jsonc-parser";
 import { parse as parseToml } from "smol-toml";
 import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fileMode, keyFlags, ours, readDevVarsFile, readJson, readState, ROOT, runCli, tempDir, useStripeStandIn } from "./helpers/index.js";
+import { applyPrintedChange, fileMode, keyFlags, ours, readDevVarsFile, readJson, readState, ROOT, runCli, tempDir, useStripeStandIn } from "./helpers/index.js";
 
 const FIXTURES = join(ROOT, "test", "fixtures", "existing");
 const TEMPLATE = join(ROOT, "templates", "default");
@@ -52,27 +52,6 @@ const gitIgnores = (dir: string, path: string) => {
     return false;
   }
 };
-
-/** Makes the change the CLI printed: its own import and export lines, and fetch wrapped. */
-function applyPrintedChange(dir: string, stdout: string): void {
-  const importLine = /^\s*(import \{ withStripeflare, DORM \} from "[^"]+";)$/m.exec(stdout)?.[1];
-  const exportLine = /^\s*(export \{ DORM \};)$/m.exec(stdout)?.[1];
-  expect(importLine, stdout).toBeTruthy();
-  expect(exportLine, stdout).toBeTruthy();
-  expect(stdout).toMatch(/export default \{ fetch: withStripeflare\(async \(request, env, ctx\) => \{/);
-  const file = join(dir, "src", "index.ts");
-  let source = readFileSync(file, "utf8");
-  const fetchStart = /async fetch\(request, env, ctx\)(: Promise<Response>)? \{/;
-  if (fetchStart.test(source)) {
-    source = source.replace(fetchStart, "fetch: withStripeflare(async (request, env, ctx)$1 => {");
-    const end = source.lastIndexOf("},\n} satisfies");
-    source = `${source.slice(0, end)}}),\n} satisfies${source.slice(end + "},\n} satisfies".length)}`;
-  } else {
-    // A Worker without fetch (the scheduled template) gets one beside its other handlers.
-    source = source.replace("export default {", 'export default {\n\tfetch: withStripeflare(async () => new Response("paid area")),');
-  }
-  writeFileSync(file, `${importLine}\n${exportLine}\n${source}`);
-}
 
 async function installAndDryRun(dir: string) {
   const env = { ...process.env, PATH: `${NODE_22_BIN}${delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", CI: "1" };

@@ -3,10 +3,10 @@
 // beside the new file, an `add` layout, the bad cases (one line, nothing changed), reruns, and an
 // interruption. The built CLI as a process, real files, real `git merge-file`.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, cleanEnv, cleanupTempDirs, NODE_22, readJson, releaseManifest, ROOT, runCli, sha256, tempDir, writeOldProject } from "./helpers/index.js";
+import { applyPrintedChange, BIN, cleanEnv, cleanupTempDirs, NODE_22, readJson, releaseManifest, ROOT, runCli, sha256, tempDir, writeOldProject } from "./helpers/index.js";
 
 const TEMPLATE = join(ROOT, "templates", "default");
 const CURRENT = /WALLET_VERSION = "(\d+\.\d+\.\d+)"/.exec(readFileSync(join(TEMPLATE, "src/stripeflare/version.ts"), "utf8"))![1]!;
@@ -131,6 +131,13 @@ describe("upgrade of a template-layout project", () => {
     expect(result.stdout).toMatch(/package\.json: kept scripts\.dev \(yours: "wrangler dev --port 9000"; the template's: "node scripts\/node-check\.mjs && node scripts\/dev\.mjs"\)/);
     expect(readJson(pkgFile).scripts.test).toBe(readJson(join(TEMPLATE, "package.json")).scripts.test);
 
+    // The project, with the user's edits and the conflicting file's new version, type-checks
+    // and bundles (a .yours copy is not TypeScript to the compiler or the bundler).
+    const tsc = spawnSync(NODE_22, [join(TEMPLATE, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."], { cwd: dir, encoding: "utf8" });
+    expect(tsc.status, `${tsc.stdout}${tsc.stderr}`).toBe(0);
+    const dryRun = wrangler(dir, "deploy", "--dry-run", "--outdir", join(dir, "..", "bundle"));
+    expect(dryRun.status, dryRun.output).toBe(0);
+
     // A rerun loses nothing: the .yours copy stays, no second one is made.
     const again = await upgrade(dir);
     expect(again.exitCode, again.all).toBe(0);
@@ -140,31 +147,50 @@ describe("upgrade of a template-layout project", () => {
 });
 
 describe("upgrade of a wallet added to an existing Worker", () => {
-  it("replaces the wallet folder beside the main module and touches nothing else", async () => {
+  it("replaces the wallet folder beside the main module, touches nothing else, and the Worker still bundles", async () => {
+    // What `add` made with 1.0.0: today's `add` (the same layout and config changes), the three
+    // lines it prints, and 1.0.0's wallet files in its folder.
     const dir = join(tempDir("stripeflare-upgrade-add-"), "worker");
     cpSync(join(ROOT, "test/fixtures/existing/hello-world-jsonc"), dir, { recursive: true });
+    const added = await runCli(["add", "--yes", "--no-install", "--no-stripe"], { cwd: dir });
+    expect(added.exitCode, added.all).toBe(0);
+    applyPrintedChange(dir, added.stdout);
+    rmSync(join(dir, "src/stripeflare"), { recursive: true });
     const { files } = releaseManifest("1.0.0");
+    mkdirSync(join(dir, "src/stripeflare"));
     for (const [path, hash] of Object.entries(files)) {
-      if (!path.startsWith("src/stripeflare/")) continue;
-      mkdirSync(join(dir, "src/stripeflare"), { recursive: true });
-      writeFileSync(join(dir, path), readFileSync(join(ROOT, "history/objects", hash)));
+      if (path.startsWith("src/stripeflare/")) writeFileSync(join(dir, path), readFileSync(join(ROOT, "history/objects", hash)));
     }
+    symlinkSync(join(TEMPLATE, "node_modules"), join(dir, "node_modules"), "dir");
     const outside = Object.fromEntries(Object.entries(snapshot(dir)).filter(([path]) => !path.startsWith("src/stripeflare/")));
+
     expect((await upgrade(dir, "--check")).exitCode).toBe(1);
     const result = await upgrade(dir);
     expect(result.exitCode, result.all).toBe(0);
     expect(result.stdout).toMatch(/in src\/stripeflare\/ \(added to a Worker\)/);
+    expect(result.stdout).not.toMatch(/npm test|package\.json|wrangler\.jsonc/); // only the wallet folder is ours here
     for (const file of readdirSync(join(TEMPLATE, "src/stripeflare"))) {
       expect(readFileSync(join(dir, "src/stripeflare", file), "utf8"), file).toBe(readFileSync(join(TEMPLATE, "src/stripeflare", file), "utf8"));
     }
     expect(Object.fromEntries(Object.entries(snapshot(dir)).filter(([path]) => !path.startsWith("src/stripeflare/")))).toEqual(outside);
     expect((await upgrade(dir, "--check")).exitCode).toBe(0);
+    const dryRun = wrangler(dir, "deploy", "--dry-run", "--outdir", join(dir, "..", "bundle"));
+    expect(dryRun.status, dryRun.output).toBe(0);
+    expect(readFileSync(join(dir, "..", "bundle", "index.js"), "utf8")).toContain("/me/sign-out-others"); // the new wallet is in it
   });
 });
 
 describe("upgrade refuses, in one line, and changes nothing", () => {
   it("with no wallet, a newer wallet, an unreadable version, a broken package.json, a read-only folder", async () => {
     const empty = tempDir("stripeflare-upgrade-none-");
+    const help = await upgrade(empty, "--help");
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/create-stripeflare upgrade \[directory\] --check/);
+    const flag = await upgrade(empty, "--price", "5");
+    expect(flag.exitCode).toBe(2);
+    expect(flag.stderr.trim()).toMatch(/^✖ --price does not apply to `create-stripeflare upgrade` \(it takes \[directory\], --check and --yes\)$/);
+    const misplaced = await runCli(["my-api", "--check"], { cwd: empty });
+    expect(misplaced.stderr.trim()).toMatch(/--check belongs to `create-stripeflare upgrade --check`/);
     const none = await upgrade(empty);
     expect(none.exitCode).toBe(2);
     expect(none.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^✖ no Stripeflare wallet in \.: looked for src\/stripeflare\/index\.ts/)]);
@@ -207,6 +233,15 @@ describe("upgrade refuses, in one line, and changes nothing", () => {
     expect(snapshot(dir)).toEqual(before);
   });
 });
+
+function wrangler(dir: string, ...args: string[]) {
+  const result = spawnSync(NODE_22, [join(TEMPLATE, "node_modules/wrangler/bin/wrangler.js"), ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
 
 function readOnly(dir: string, on: boolean): void {
   const result = spawnSync("chattr", [on ? "+i" : "-i", dir], { encoding: "utf8" });
