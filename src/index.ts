@@ -22,7 +22,7 @@ import { deployProject, loadStripe, refuseUndeployable, resolveStripeKeys, strip
 import { summaryText } from "./summary.js";
 import { ensureGitignore, fetchTemplate, isBundledTemplateName, isEmptyDir, OWN_FILES, readPackageScripts, renamePackage, symlinkProblem, writableProblem } from "./template.js";
 import { failure, heading, info, note, progress, reportProgress, step } from "./ui.js";
-import { upgrade } from "./upgrade.js";
+import { upgrade, walletBehind } from "./upgrade.js";
 import { updateWranglerConfig } from "./wrangler-config.js";
 
 declare const __VERSION__: string;
@@ -200,6 +200,10 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     step(`copied template "${flags.template}" (${files.length} files) into ${relative(process.cwd(), root) || "."}`);
     const pmField = await setPackageManagerField(root, pm).catch((error: Error) => fail(error.message));
     if (pmField) step(pmField);
+  }
+  if (resuming) {
+    const behind = walletBehind(root);
+    if (behind) note(behind);
   }
   guard(() => renamePackage(root, name));
   guard(() => updateWranglerConfig(root, name, domain, currency));

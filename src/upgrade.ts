@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Flags } from "./args.js";
+import { DEV_VARS_KEYS, readDevVars } from "./dev-vars.js";
 import { fail, guard } from "./failures.js";
 import { readState } from "./state.js";
 import { symlinkProblem, templatesRoot, writableProblem } from "./template.js";
@@ -36,6 +37,25 @@ function findWallet(root: string, where: string): Found {
   return fail(
     `no Stripeflare wallet in ${where}: looked for src/stripeflare/index.ts${beside ? ` and ${relative(root, beside)}/index.ts` : ""}. Run upgrade in the project's folder (or pass it: create-stripeflare upgrade ./my-api)`,
   );
+}
+
+/**
+ * One line when the project's wallet (template layout) is older than this CLI's, for a rerun of
+ * `create-stripeflare` to say: the rerun itself never touches the wallet's files.
+ */
+export function walletBehind(root: string): string | undefined {
+  try {
+    const dir = join(root, WALLET_PREFIX);
+    if (!existsSync(join(dir, "index.ts"))) return undefined;
+    const installed = installedVersion(dir, WALLET_PREFIX.slice(0, -1)).version;
+    const current = currentRelease().version;
+    if (compareVersions(installed, current) >= 0) return undefined;
+    const entries = changelogBetween(currentChangelog(), installed, current);
+    const security = entries.reduce((n, entry) => n + (entry.sections.find((s) => s.title === "Security")?.items.length ?? 0), 0);
+    return `the wallet in src/stripeflare/ is ${installed}; ${current} is out${security ? ` with ${security} security fix${security === 1 ? "" : "es"}` : ""}: npx create-stripeflare@latest upgrade (keeps your edits)`;
+  } catch {
+    return undefined; // upgrade --check says what is wrong with it
+  }
 }
 
 function printChangelog(entries: ChangelogEntry[]): void {
@@ -215,6 +235,11 @@ function report(found: Found, plan: Plan, entries: ChangelogEntry[]): void {
     if (kept.why === "edited, and this file did not change") continue;
     const hint = kept.why === "edited generated types" ? ": run `npm run types` after `npm install`" : kept.why === "edited example file" ? " (yours; the template's new version is in create-stripeflare's templates/default)" : "";
     info(`kept ${kept.path}: ${kept.why}${hint}`);
+  }
+  if (found.layout === "template" && existsSync(join(found.root, ".dev.vars"))) {
+    const vars = readDevVars(found.root);
+    const missing = DEV_VARS_KEYS.filter((key) => vars[key] === undefined);
+    if (missing.length) note(`.dev.vars lacks ${missing.join(", ")}: see .dev.vars.example for what each is (and set them as Worker secrets before deploying)`);
   }
   const after = entries.flatMap((entry) => entry.sections.filter((s) => s.title === "After upgrading").flatMap((s) => s.items));
   console.log("\nNext steps:");

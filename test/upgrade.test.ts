@@ -54,6 +54,15 @@ describe("upgrade --check", () => {
     expect(fresh.stdout).toMatch(/up to date$/m);
   });
 
+  it("a rerun of create-stripeflare in an old project says the wallet is behind (and leaves it as it is)", async () => {
+    const dir = oldProject();
+    const wallet = snapshot(join(dir, "src/stripeflare"));
+    const rerun = await runCli([".", "--no-stripe", "--no-install", "--no-git", "--yes", "--force"], { cwd: dir });
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    expect(rerun.all).toMatch(/the wallet in src\/stripeflare\/ is 1\.0\.0; \d+\.\d+\.\d+ is out with \d+ security fixes: npx create-stripeflare@latest upgrade \(keeps your edits\)/);
+    expect(snapshot(join(dir, "src/stripeflare"))).toEqual(wallet);
+  });
+
   it("changes nothing", async () => {
     const dir = oldProject();
     const before = snapshot(dir);
