@@ -1,6 +1,8 @@
 // Deploying with the project's own wrangler: whoami first (so a missing login is reported before
-// anything changes), then the secrets and the Worker.
-import { existsSync } from "node:fs";
+// anything changes), then the secrets and the Worker (or both at once, for a config that requires
+// its secrets).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { childEnvOptions } from "./child-env.js";
@@ -48,9 +50,22 @@ export async function uploadSecrets(wrangler: Wrangler, secrets: Record<string, 
   if (result.exitCode !== 0) throw new Error(`wrangler secret bulk failed: ${firstLine(result.all ?? "")}`);
 }
 
-/** Runs `wrangler deploy` and returns the public URL it reports (or the custom domain's). */
-export async function deployWorker(wrangler: Wrangler, domain?: string): Promise<string> {
-  const result = await run(wrangler, ["deploy"], { show: true });
+/**
+ * Runs `wrangler deploy` and returns the public URL it reports (or the custom domain's). Given
+ * `secrets`, they go up with the new version (`--secrets-file`): for a config that lists
+ * `secrets.required`, which wrangler refuses to deploy without. The file is JSON in a private
+ * folder of its own, mode 0600, removed as soon as wrangler returns.
+ */
+export async function deployWorker(wrangler: Wrangler, domain?: string, secrets?: Record<string, string>): Promise<string> {
+  const dir = secrets ? mkdtempSync(join(tmpdir(), "stripeflare-secrets-")) : undefined;
+  let result: Awaited<ReturnType<typeof run>>;
+  try {
+    const file = dir && join(dir, "secrets.json");
+    if (file) writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+    result = await run(wrangler, ["deploy", ...(file ? ["--secrets-file", file] : [])], { show: true });
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   if (result.exitCode !== 0) throw new Error(`wrangler deploy failed (exit ${result.exitCode}); see its output above`);
   if (domain) return `https://${domain}`;
   const url = /https:\/\/[a-z0-9][a-z0-9.-]*\.workers\.dev\b/i.exec(result.all ?? "")?.[0];

@@ -1,7 +1,9 @@
 // The Stripe and deploy steps shared by both commands: a new project (index.ts) and the wallet
 // added to an existing Worker (add.ts). Each takes what differs between the two (where
 // .dev.vars values come from and how they are saved) as callbacks.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Flags } from "./args.js";
 import { deployWorker, checkLogin, findWrangler, uploadSecrets } from "./deploy.js";
 import { DEV_VARS_KEYS } from "./dev-vars.js";
@@ -11,6 +13,7 @@ import * as ask from "./prompts.js";
 import { newProjectId, writeState, type ProjectState, type StripeRecord } from "./state.js";
 import type { SummaryInput } from "./summary.js";
 import { heading, info, note, step, withSpinner } from "./ui.js";
+import { parseJsonc } from "./wrangler-config.js";
 
 // The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
 export const loadStripe = () => import("./stripe.js");
@@ -187,27 +190,39 @@ export function stripeSteps(input: StripeStepsInput) {
 }
 
 /**
- * Login check, then secrets and code. On a Worker's first deploy the code goes first: secrets
- * sent to a Worker that does not exist yet would create a draft without the Durable Object
- * class, which Cloudflare refuses. Later deploys send secrets first, so new code never runs with
- * old secrets. Without a domain the URL is known only after a deploy, so the webhook endpoint
- * (and its secret) follow it.
+ * Login check, then secrets and code. A config that lists `secrets.required` (the template's)
+ * gets its secrets with the deploy itself (`--secrets-file`), since wrangler refuses to deploy
+ * it without them; on a first deploy without a domain the webhook's secret does not exist yet
+ * (its endpoint needs the URL), so a random placeholder that verifies nothing stands in until
+ * the real one follows the endpoint. Other configs: on a Worker's first deploy the code goes
+ * first (secrets sent to a Worker that does not exist yet would create a draft without the
+ * Durable Object class, which Cloudflare refuses), later deploys send secrets first, so new code
+ * never runs with old secrets.
  */
 export async function deployProject(input: StripeStepsInput, steps: StripeSteps): Promise<void> {
   const { root, state, domain } = input;
   heading("Deploying to Cloudflare");
   const wrangler = findWrangler(root) ?? fail("wrangler was not found in node_modules/.bin or on PATH");
   await checkLogin(wrangler).catch((error: Error) => fail(error.message));
+  // Only the five production keys, and only non-empty ones: .dev.vars may also hold local-only
+  // keys, and wrangler would store empty strings as secrets.
+  const secrets = () => Object.fromEntries(DEV_VARS_KEYS.map((key) => [key, input.devVar(key)]).filter(([, value]) => value)) as Record<string, string>;
   const upload = async () => {
-    // Only the five production keys, and only non-empty ones: .dev.vars may also hold local-only
-    // keys, and wrangler would store empty strings as secrets.
-    const secrets = Object.fromEntries(DEV_VARS_KEYS.map((key) => [key, input.devVar(key)]).filter(([, value]) => value));
-    await uploadSecrets(wrangler, secrets).catch((error: Error) => fail(error.message));
-    step(`uploaded ${Object.keys(secrets).length} secrets from .dev.vars (wrangler secret bulk)`);
+    const values = secrets();
+    await uploadSecrets(wrangler, values).catch((error: Error) => fail(error.message));
+    step(`uploaded ${Object.keys(values).length} secrets from .dev.vars (wrangler secret bulk)`);
   };
+  const required = requiredSecrets(root);
   const previousUrl = state.deployedUrl;
-  if (previousUrl) await upload();
-  const url = await deployWorker(wrangler, domain).catch((error: Error) => fail(error.message));
+  let withDeploy: Record<string, string> | undefined;
+  let placeholders: string[] = [];
+  if (required.length) {
+    withDeploy = secrets();
+    placeholders = required.filter((key) => !withDeploy![key]);
+    for (const key of placeholders) withDeploy[key] = `${key === "STRIPE_WEBHOOK_SIGNING_SECRET" ? "whsec_" : ""}placeholder_${randomBytes(24).toString("base64url")}`;
+  } else if (previousUrl) await upload();
+  const url = await deployWorker(wrangler, domain, withDeploy).catch((error: Error) => fail(error.message));
+  if (withDeploy) step(`uploaded ${Object.keys(withDeploy).length - placeholders.length} secrets from .dev.vars with the deploy${placeholders.length ? ` (${placeholders.join(", ")}: a placeholder until below)` : ""}`);
   state.deployedUrl = url;
   writeState(root, state);
   step(`deployed ${url}`);
@@ -216,5 +231,17 @@ export async function deployProject(input: StripeStepsInput, steps: StripeSteps)
     await steps.provisionCatalog(); // points the payment link's redirect at the new URL
     await steps.provisionEndpoint();
   }
-  if (!previousUrl || movedWebhook) await upload();
+  if (required.length ? placeholders.length > 0 || movedWebhook : !previousUrl || movedWebhook) await upload();
+}
+
+/** The names under `secrets.required` in the project's wrangler config (none when it has no such list). */
+function requiredSecrets(root: string): string[] {
+  const file = ["wrangler.jsonc", "wrangler.json"].map((name) => join(root, name)).find((path) => existsSync(path));
+  if (!file) return [];
+  try {
+    const required = parseJsonc<{ secrets?: { required?: unknown } }>(readFileSync(file, "utf8"), file).secrets?.required;
+    return Array.isArray(required) ? required.filter((name): name is string => typeof name === "string") : [];
+  } catch {
+    return [];
+  }
 }

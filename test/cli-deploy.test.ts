@@ -17,28 +17,32 @@ function fakeWrangler() {
   const log = join(bin, "calls.jsonl");
   const calls = () =>
     existsSync(log)
-      ? readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { args: string[]; stdin: string })
+      ? readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { args: string[]; stdin: string; secretsFile?: string })
       : [];
   return { env: { PATH: `${bin}${delimiter}${process.env.PATH}`, FAKE_WRANGLER_LOG: log }, calls };
 }
 const readJsonFile = (file: string) => JSON.parse(readFileSync(file, "utf8"));
+/** A call as a line, with the temporary secrets file's path left out. */
+const shown = (call: { args: string[] }) => call.args.join(" ").replace(/--secrets-file \S+/, "--secrets-file <file>");
 
 describe("--deploy", () => {
-  it("with --domain: code first on the first deploy, secrets first on the next", async () => {
+  it("with --domain: the five secrets go up with the deploy (wrangler.jsonc requires them), first and next time", async () => {
     const cwd = tempDir();
     const wrangler = fakeWrangler();
     const args = ["dep", "--yes", "--no-install", "--no-git", "--deploy", "--domain", "dep.example.com", ...keyFlags(stripe())];
     const env = { STRIPE_API_BASE: stripe().url, ...wrangler.env };
     const result = await runCli(args, { cwd, env });
     expect(result.exitCode, result.all).toBe(0);
-    expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
-    expect(JSON.parse(wrangler.calls()[2].stdin)).toEqual(readDevVarsFile(join(cwd, "dep")));
+    expect(wrangler.calls().map(shown)).toEqual(["whoami", "deploy --secrets-file <file>"]);
+    expect(JSON.parse(wrangler.calls()[1].secretsFile!)).toEqual(readDevVarsFile(join(cwd, "dep")));
+    // The file is gone once wrangler returned.
+    expect(existsSync(wrangler.calls()[1].args.at(-1)!)).toBe(false);
     expect(result.stdout).toMatch(/deployed https:\/\/dep\.example\.com/);
     expect(result.all).not.toContain(stripe().keys.secret);
 
     const again = await runCli(args, { cwd, env });
     expect(again.exitCode, again.all).toBe(0);
-    expect(wrangler.calls().slice(3).map((c) => c.args.join(" "))).toEqual(["whoami", "secret bulk", "deploy"]);
+    expect(wrangler.calls().slice(2).map(shown)).toEqual(["whoami", "deploy --secrets-file <file>"]);
     expect(stripe().list("webhook_endpoint").filter(ours("dep") as never)).toHaveLength(1);
   });
 
@@ -50,7 +54,11 @@ describe("--deploy", () => {
       env: { STRIPE_API_BASE: stripe().url, ...wrangler.env },
     });
     expect(result.exitCode, result.all).toBe(0);
-    expect(wrangler.calls().map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
+    // The webhook's secret exists only once its endpoint has the URL: a placeholder goes up
+    // with the first deploy (wrangler refuses it without), the real one right after.
+    expect(wrangler.calls().map(shown)).toEqual(["whoami", "deploy --secrets-file <file>", "secret bulk"]);
+    const first = JSON.parse(wrangler.calls()[1].secretsFile!);
+    expect(first.STRIPE_WEBHOOK_SIGNING_SECRET).toMatch(/^whsec_placeholder_[\w-]{32}$/);
     const url = "https://nodomain.test-account.workers.dev";
     const endpoints = stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("nodomain"));
     expect(endpoints.map((e) => e.url)).toEqual([`${url}/stripe-webhook`]);
@@ -94,8 +102,8 @@ describe("--deploy", () => {
     const second = await deployAgain();
     expect(second.exitCode, second.all).toBe(0);
     const calls = wrangler.calls();
-    expect(calls.map((c) => c.args.join(" "))).toEqual(["whoami", "deploy", "secret bulk"]);
-    const uploaded = JSON.parse(calls[2].stdin);
+    expect(calls.map(shown)).toEqual(["whoami", "deploy --secrets-file <file>"]);
+    const uploaded = JSON.parse(calls[1].secretsFile!);
     expect(Object.keys(uploaded).sort()).toEqual(["DB_SECRET", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"]);
     expect(uploaded.STRIPE_SECRET).toBe(stripe().keys.secret);
     expect(stripe().list("webhook_endpoint").filter(ours("later-deploy") as never)).toHaveLength(1);
