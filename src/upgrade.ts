@@ -166,7 +166,9 @@ async function apply(root: string, plan: Plan): Promise<void> {
   for (const config of plan.configs) if (config.text !== readFileSync(join(root, config.path), "utf8")) writes.push([config.path, config.text]);
   const deletes = plan.actions.filter((a) => a.kind === "delete").map((a) => a.path);
   const targets = [...writes.map(([path]) => path), ...deletes];
-  const link = symlinkProblem(root, targets);
+  // Every file written, deleted or staged: a link planted at any of them (or above) would send
+  // the write outside the project.
+  const link = symlinkProblem(root, [...targets, ...writes.map(([path]) => `${path}${STAGED}`)]);
   if (link) fail(`${link} (nothing was changed)`);
   for (const dir of new Set(targets.map((path) => dirname(join(root, path))))) {
     let existing = dir;
@@ -193,7 +195,8 @@ async function apply(root: string, plan: Plan): Promise<void> {
       const target = join(root, path);
       try {
         mkdirSync(dirname(target), { recursive: true }); // a folder a new wallet file needs
-        writeFileSync(`${target}${STAGED}`, content);
+        rmSync(`${target}${STAGED}`, { force: true }); // left by a run that was killed
+        writeFileSync(`${target}${STAGED}`, content, { flag: "wx" });
         staged.push(`${target}${STAGED}`);
       } catch (error) {
         unstage();

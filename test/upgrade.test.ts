@@ -3,7 +3,7 @@
 // beside the new file, an `add` layout, the bad cases (one line, nothing changed), reruns, and an
 // interruption. The built CLI as a process, real files, real `git merge-file`.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { applyPrintedChange, BIN, cleanEnv, cleanupTempDirs, NODE_22, readJson, releaseManifest, ROOT, runCli, sha256, tempDir, writeOldProject } from "./helpers/index.js";
@@ -18,7 +18,9 @@ function snapshot(dir: string): Record<string, string> {
     for (const entry of readdirSync(at)) {
       if (entry === "node_modules") continue;
       const path = join(at, entry);
-      if (statSync(path).isDirectory()) walk(path);
+      const stat = lstatSync(path);
+      if (stat.isSymbolicLink()) out[relative(dir, path)] = `-> ${readlinkSync(path)}`;
+      else if (stat.isDirectory()) walk(path);
       else out[relative(dir, path)] = sha256(readFileSync(path));
     }
   };
@@ -225,6 +227,24 @@ describe("upgrade refuses, in one line, and changes nothing", () => {
       } finally {
         if (label === "read-only" && process.getuid?.() === 0) readOnly(join(dir, "src/stripeflare"), false);
       }
+    }
+  });
+
+  it("a symbolic link planted at a file it would write (or stage) is refused, and nothing outside is touched", async () => {
+    for (const planted of ["src/stripeflare/webhook.ts", "src/stripeflare/webhook.ts.stripeflare-upgrade", "scripts"]) {
+      const dir = oldProject();
+      const outside = join(dir, "..", "outside.txt");
+      writeFileSync(outside, "not yours\n");
+      rmSync(join(dir, planted), { recursive: true, force: true });
+      const elsewhere = tempDir("stripeflare-elsewhere-");
+      symlinkSync(planted === "scripts" ? elsewhere : outside, join(dir, planted));
+      const before = snapshot(dir);
+      const result = await upgrade(dir);
+      expect(result.exitCode, `${planted}: ${result.all}`).toBe(2);
+      expect(result.stderr.trim().split("\n"), planted).toEqual([expect.stringMatching(/is a symbolic link: refusing to write through it .*\(nothing was changed\)$/)]);
+      expect(readFileSync(outside, "utf8")).toBe("not yours\n");
+      expect(readdirSync(elsewhere)).toEqual([]);
+      expect(snapshot(dir), planted).toEqual(before);
     }
   });
 
