@@ -9,12 +9,14 @@
 //
 // Browsers: HEAD and a cookie-identified request from another site are never charged, a
 // cross-site request with an unsafe method never gets a token, and a request that ends in a
-// server error gives back what it charged.
+// server error gives back what it charged. Any caller may cap what one request costs it
+// (X-Max-Price, ./price-cap.ts).
 
 import { createClient, databases, stub } from "./databases";
 import { parseToken } from "./identity";
 import { invalidAmount } from "./ledger";
 import { PAYMENT_RETURN_PATH, paymentReturn } from "./payment-return";
+import { maxPrice, overCap } from "./price-cap";
 import { databaseApi, json, me, rotate, SIGN_OUT_OTHERS_PATH, signOutOthers } from "./routes";
 import { isCrossSite, isSafeMethod, loadSession, readToken, sessionCookie, type Session } from "./session";
 import { cleanDescription, statement, STATEMENT_PATH } from "./statement";
@@ -78,11 +80,14 @@ async function serve<E, U extends StripeUser>(
     crossSite && read.kind === "token" && read.source === "cookie" ? "a request from another site is never charged" : null;
   const price = declaredPrice(options.prices, request, pathname);
   if (typeof price === "string") return json(500, { error: price });
+  const cap = maxPrice(request);
+  if (typeof cap === "object") return json(400, { error: cap.error, param: "X-Max-Price" });
+  const capped = price ? overCap(cap, price) : null;
   const session = await loadSession<U>(
     env,
     read,
     dbs,
-    price && !notCharged ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine } : undefined,
+    price && !notCharged && !capped ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine } : undefined,
     !(crossSite && !isSafeMethod(request.method)),
   );
   if (!session) return invalidBearer(request, pathname, "This Bearer token opens no account (rotated away or signed out): use the current one");
@@ -103,11 +108,13 @@ async function serve<E, U extends StripeUser>(
     ({ response, session: current } = await signOutOthers(request, env, session));
   } else if (price && notCharged) {
     response = notChargedResponse(request, notCharged, url);
+  } else if (capped) {
+    response = await paymentRequired(request, env, session, price, capped, options);
   } else if (price && !session.charge?.charged) {
     response = await paymentRequired(request, env, session, price, session.charge?.message ?? "Payment required", options);
   } else {
     try {
-      response = await handler(request, env, handlerContext(env, ctx, session, requestLine, notCharged, tally));
+      response = await handler(request, env, handlerContext(env, ctx, session, requestLine, notCharged, tally, cap));
     } catch (error) {
       await giveBack(env, session, tally, requestLine);
       throw error;
@@ -122,7 +129,7 @@ async function serve<E, U extends StripeUser>(
         response = notChargedResponse(request, notCharged, url);
       }
     } else {
-      const result = await chargeResponsePrice(env, request, requestLine, response, session, options);
+      const result = await chargeResponsePrice(env, request, requestLine, response, session, options, { cap, tally });
       if (result instanceof Response) response = result;
       else tally.charged += result;
     }
@@ -189,6 +196,7 @@ function handlerContext<U extends StripeUser>(
   requestLine: string,
   notCharged: string | null,
   tally: { charged: number },
+  cap: number | undefined,
 ): StripeflareContext<U> {
   const setup = session.dbs.account(session.account);
   return {
@@ -205,6 +213,8 @@ function handlerContext<U extends StripeUser>(
     client: createClient(env, setup, { create: true, tokenHash: session.hasRow ? null : session.token.hash }),
     charge: async (amountCents, allowNegativeBalance = false, description?: string) => {
       if (notCharged) return { charged: false, message: notCharged };
+      const capped = overCap(cap, amountCents, tally.charged);
+      if (capped) return { charged: false, message: capped };
       const result = await chargeAccount(env, session, amountCents, allowNegativeBalance, requestLine, cleanDescription(description) ?? "ctx.charge");
       if (result.charged) tally.charged += amountCents;
       return result;
@@ -233,8 +243,8 @@ async function chargeAccount<U extends StripeUser>(
 
 /**
  * Charges the handler's `X-Price`. Returns the cents charged, or the response to send instead:
- * 402 when the balance cannot cover it (the content is not given away), 500 when the app set
- * a price that is not a whole number of cents.
+ * 402 when the balance cannot cover it or the caller's X-Max-Price does not (the content is not
+ * given away), 500 when the app set a price that is not a whole number of cents.
  */
 async function chargeResponsePrice<E, U extends StripeUser>(
   env: E & StripeflareEnv,
@@ -243,6 +253,7 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   response: Response,
   session: Session<U>,
   options: StripeflareOptions<U, E>,
+  limit: { cap: number | undefined; tally: { charged: number } },
 ): Promise<number | Response> {
   const header = response.headers.get("X-Price");
   if (header === null) return 0;
@@ -253,6 +264,13 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   if (problem) {
     console.error(`[stripeflare] ${requestLine} set X-Price ${JSON.stringify(header)}; nothing charged`);
     return json(500, { error: `The app answered with an invalid X-Price header (${JSON.stringify(header)}): it must be a positive whole number of cents. Nothing was charged.` });
+  }
+  const capped = overCap(limit.cap, amount, limit.tally.charged);
+  if (capped) {
+    // Not what the caller agreed to pay: no body, and what this request charged so far goes back.
+    await response.body?.cancel();
+    await giveBack(env, session, limit.tally, requestLine);
+    return paymentRequired(request, env, session, amount, capped, options);
   }
   // X-Price-Description (optional) is what the visitor's statement says about this charge.
   const description = cleanDescription(response.headers.get("X-Price-Description")) ?? requestLine;
@@ -281,12 +299,12 @@ async function paymentRequired<E, U extends StripeUser>(
       console.error(`[stripeflare] options.paymentRequired failed; answering the default 402:`, error);
     }
   }
-  return defaultPaymentRequired(request, session, message);
+  return defaultPaymentRequired(request, session, price, message);
 }
 
-function defaultPaymentRequired<U extends StripeUser>(request: Request, session: Session<U>, message: string): Response {
+function defaultPaymentRequired<U extends StripeUser>(request: Request, session: Session<U>, price: number, message: string): Response {
   const wantsJson = (request.headers.get("Accept") ?? "").includes("application/json");
-  if (wantsJson) return json(402, { error: "Payment required", message, paymentLink: session.paymentLink, balance: session.user.balance });
+  if (wantsJson) return json(402, { error: "Payment required", message, price, paymentLink: session.paymentLink, balance: session.user.balance });
   return new Response(`Payment required: ${message}. Top up at ${session.paymentLink}\n`, {
     status: 402,
     headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
