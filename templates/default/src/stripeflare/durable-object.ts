@@ -11,6 +11,7 @@
 // object's single thread plus `transactionSync` make balance changes atomic and serialized.
 
 import { QueryableObject, runMigrations } from "dormroom";
+import type { Idempotency } from "./idempotency";
 import {
   ACCOUNT_SCHEMA,
   applyDispute,
@@ -83,13 +84,13 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   /** Loads (and optionally charges) the session of a token. Never creates a database. */
   async session(
     setup: DatabaseSetup,
-    input: { account: string; tokenHash: string | null; clientReferenceId: string; charge?: ChargeRequest; addTokenHash?: string },
+    input: { account: string; tokenHash: string | null; clientReferenceId: string; charge?: ChargeRequest; addTokenHash?: string; idempotency?: Idempotency },
   ): Promise<SessionResult> {
     // A visitor who never paid has no database: answer without creating one, so anonymous
     // traffic writes nothing.
     if (!this.ensure(setup, false)) return { kind: "visitor" };
     return this.writeAndMirror((sql) => {
-      const session = readSession(sql, input.account, input.tokenHash, input.clientReferenceId, input.charge);
+      const session = readSession(sql, input.account, input.tokenHash, input.clientReferenceId, input.charge, input.idempotency);
       if (input.addTokenHash && session.kind === "user") addToken(sql, input.addTokenHash);
       return session;
     });
@@ -160,9 +161,9 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     });
   }
 
-  async reverseCharge(setup: DatabaseSetup, account: string, amount: number, requestLine: string): Promise<number> {
+  async reverseCharge(setup: DatabaseSetup, account: string, amount: number, requestLine: string, idempotency?: Idempotency): Promise<number> {
     if (!this.ensure(setup, false)) return 0;
-    return this.writeAndMirror((sql) => reverseCharge(sql, account, amount, requestLine));
+    return this.writeAndMirror((sql) => reverseCharge(sql, account, amount, requestLine, idempotency));
   }
 
   /**

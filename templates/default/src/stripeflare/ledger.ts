@@ -23,6 +23,7 @@
 //   description, currency, created_at (ISO 8601 UTC, millisecond precision)
 // Invariant: users.balance = SUM(amount) for the account. Only /db/* (admin) can break it.
 
+import { conflictMessage, forgetIdempotentCharge, IDEMPOTENCY_SCHEMA, idempotencyState, recordIdempotentCharge, replayMessage, type Idempotency } from "./idempotency";
 import { addToken, markUpgraded } from "./tokens";
 import type {
   ChargeRequest,
@@ -72,6 +73,7 @@ export const ACCOUNT_SCHEMA = [
   // written row (and page). The lookups by kind are all for Stripe kinds and use the index
   // above (see LEDGER_ROW_SQL), so the plain one goes.
   `DROP INDEX IF EXISTS stripeflare_transactions_kind`,
+  ...IDEMPOTENCY_SCHEMA,
 ];
 
 /**
@@ -104,6 +106,11 @@ export function upgradeLedger(sql: SqlStorage): void {
 export function chargeAccount(sql: SqlStorage, account: string, req: ChargeRequest): ChargeResult {
   const problem = invalidAmount(req.amount);
   if (problem) return { charged: false, message: problem };
+  if (req.idempotency) {
+    const state = idempotencyState(sql, req.idempotency);
+    if (state === "conflict") return { charged: false, conflict: true, message: conflictMessage };
+    if (state === "replay") return { charged: true, replayed: true, message: replayMessage, balance: balanceOf(sql, account) };
+  }
   // The balance check is part of the UPDATE, and RETURNING tells whether a row changed
   // (rowsWritten would also count index writes).
   const [row] = sql
@@ -128,6 +135,7 @@ export function chargeAccount(sql: SqlStorage, account: string, req: ChargeReque
     req.reference ?? null,
     req.description ?? null,
   );
+  if (req.idempotency) recordIdempotentCharge(sql, req.idempotency, req.amount);
   return { charged: true, message: "Successfully charged", balance: Number(row.balance) };
 }
 
@@ -194,6 +202,7 @@ export function readSession(
   tokenHash: string | null,
   clientReferenceId: string,
   charge?: ChargeRequest,
+  idempotency?: Idempotency,
 ): SessionResult {
   // A database holds an account's row only together with the tokens that open it (the credit
   // that creates it, or the app's first write through ctx.client, registers the token), so a
@@ -221,10 +230,13 @@ export function readSession(
     sql.exec(`UPDATE users SET client_reference_id = ? WHERE access_token = ?`, clientReferenceId, account);
     user.client_reference_id = clientReferenceId;
   }
-  if (!charge) return { kind: "user", user, registered };
-  const result = chargeAccount(sql, account, charge);
+  // A retry with an Idempotency-Key already charged (or used for another request) is known now,
+  // before the handler runs.
+  const state = idempotency ? idempotencyState(sql, idempotency) : undefined;
+  if (!charge || state === "conflict") return { kind: "user", user, registered, idempotency: state };
+  const result = chargeAccount(sql, account, { ...charge, idempotency });
   if (result.charged) user.balance = result.balance!;
-  return { kind: "user", user, registered, charge: result };
+  return { kind: "user", user, registered, charge: result, idempotency: state };
 }
 
 /**
@@ -249,7 +261,8 @@ export function mergeIn(sql: SqlStorage, account: string, reference: string, fro
 }
 
 /** Gives back the price of a paid request that ended in a server error (no reference: never unique). */
-export function reverseCharge(sql: SqlStorage, account: string, amount: number, requestLine: string): number {
+export function reverseCharge(sql: SqlStorage, account: string, amount: number, requestLine: string, idempotency?: Idempotency): number {
+  if (idempotency) forgetIdempotentCharge(sql, idempotency);
   const [row] = sql
     .exec<{ balance: number }>(`UPDATE users SET balance = coalesce(balance, 0) + ? WHERE access_token = ? RETURNING balance`, amount, account)
     .toArray();

@@ -10,12 +10,13 @@
 // Browsers: HEAD and a cookie-identified request from another site are never charged, a
 // cross-site request with an unsafe method never gets a token, and a request that ends in a
 // server error gives back what it charged. Any caller may cap what one request costs it
-// (X-Max-Price, ./price-cap.ts).
+// (X-Max-Price, ./price-cap.ts) and make a retry safe (Idempotency-Key, ./idempotency.ts).
 
 import { createClient, databases, stub } from "./databases";
 import { parseToken } from "./identity";
 import { invalidAmount } from "./ledger";
 import { PAYMENT_RETURN_PATH, paymentReturn } from "./payment-return";
+import { conflictMessage, IDEMPOTENCY_HEADER, readIdempotency } from "./idempotency";
 import { maxPrice, overCap } from "./price-cap";
 import { databaseApi, json, me, rotate, SIGN_OUT_OTHERS_PATH, signOutOthers } from "./routes";
 import { isCrossSite, isSafeMethod, loadSession, readToken, sessionCookie, type Session } from "./session";
@@ -83,15 +84,21 @@ async function serve<E, U extends StripeUser>(
   const cap = maxPrice(request);
   if (typeof cap === "object") return json(400, { error: cap.error, param: "X-Max-Price" });
   const capped = price ? overCap(cap, price) : null;
+  const keyed = await readIdempotency(request);
+  if ("error" in keyed) return json(keyed.status, { error: keyed.error, param: IDEMPOTENCY_HEADER });
+  request = keyed.request; // its body was read for the key's fingerprint
+  const idempotency = keyed.idempotency;
   const session = await loadSession<U>(
     env,
     read,
     dbs,
-    price && !notCharged && !capped ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine } : undefined,
+    price && !notCharged && !capped ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine, idempotency } : undefined,
     !(crossSite && !isSafeMethod(request.method)),
+    idempotency,
   );
   if (!session) return invalidBearer(request, pathname, "This Bearer token opens no account (rotated away or signed out): use the current one");
-  const tally = { charged: session.charge?.charged ? price : 0 };
+  if (session.idempotencyState === "conflict") return finish(json(422, { error: conflictMessage, param: IDEMPOTENCY_HEADER }), session, 0);
+  const tally = { charged: session.charge?.charged && !session.charge.replayed ? price : 0, replayed: session.idempotencyState === "replay" };
 
   let response: Response;
   let current = session;
@@ -134,7 +141,7 @@ async function serve<E, U extends StripeUser>(
       else tally.charged += result;
     }
   }
-  return finish(response, current, tally.charged);
+  return finish(response, current, tally.charged, tally.replayed);
 }
 
 function invalidBearer(request: Request, pathname: string, message: string): Response {
@@ -159,10 +166,17 @@ function notChargedResponse(request: Request, reason: string, url: URL): Respons
 }
 
 /** Gives back what this request charged (a 5xx or a handler that threw): one ledger row. */
-async function giveBack<U extends StripeUser>(env: StripeflareEnv, session: Session<U>, tally: { charged: number }, requestLine: string) {
+/** What this request charged so far, and whether an earlier attempt (Idempotency-Key) had. */
+interface Tally {
+  charged: number;
+  replayed: boolean;
+}
+
+async function giveBack<U extends StripeUser>(env: StripeflareEnv, session: Session<U>, tally: Tally, requestLine: string) {
   if (tally.charged <= 0) return;
   const setup = session.dbs.account(session.account);
-  const balance = await stub(env, setup).reverseCharge(setup, session.account, tally.charged, requestLine);
+  // With an Idempotency-Key the key is forgotten too: the retry of a failed request is charged.
+  const balance = await stub(env, setup).reverseCharge(setup, session.account, tally.charged, requestLine, session.idempotency);
   console.warn(`[stripeflare] ${requestLine} failed after charging ${tally.charged}; given back (balance ${balance})`);
   session.user.balance = balance;
   tally.charged = 0;
@@ -195,7 +209,7 @@ function handlerContext<U extends StripeUser>(
   session: Session<U>,
   requestLine: string,
   notCharged: string | null,
-  tally: { charged: number },
+  tally: Tally,
   cap: number | undefined,
 ): StripeflareContext<U> {
   const setup = session.dbs.account(session.account);
@@ -216,7 +230,8 @@ function handlerContext<U extends StripeUser>(
       const capped = overCap(cap, amountCents, tally.charged);
       if (capped) return { charged: false, message: capped };
       const result = await chargeAccount(env, session, amountCents, allowNegativeBalance, requestLine, cleanDescription(description) ?? "ctx.charge");
-      if (result.charged) tally.charged += amountCents;
+      if (result.replayed) tally.replayed = true;
+      else if (result.charged) tally.charged += amountCents;
       return result;
     },
   } as StripeflareContext<U>;
@@ -230,13 +245,14 @@ async function chargeAccount<U extends StripeUser>(
   reference: string,
   description: string,
 ): Promise<ChargeResult> {
+  const idempotency = session.idempotency;
   const problem = invalidAmount(amount);
   if (problem) {
     console.warn(`[stripeflare] charge refused: ${problem}`);
     return { charged: false, message: problem };
   }
   const setup = session.dbs.account(session.account);
-  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description });
+  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description, idempotency });
   if (result.balance !== undefined) session.user.balance = result.balance;
   return result;
 }
@@ -253,7 +269,7 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   response: Response,
   session: Session<U>,
   options: StripeflareOptions<U, E>,
-  limit: { cap: number | undefined; tally: { charged: number } },
+  limit: { cap: number | undefined; tally: Tally },
 ): Promise<number | Response> {
   const header = response.headers.get("X-Price");
   if (header === null) return 0;
@@ -275,6 +291,15 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   // X-Price-Description (optional) is what the visitor's statement says about this charge.
   const description = cleanDescription(response.headers.get("X-Price-Description")) ?? requestLine;
   const result = await chargeAccount(env, session, amount, false, requestLine, description);
+  if (result.replayed) {
+    limit.tally.replayed = true; // charged by an earlier attempt with this Idempotency-Key
+    return 0;
+  }
+  if (result.conflict) {
+    await response.body?.cancel();
+    await giveBack(env, session, limit.tally, requestLine);
+    return json(422, { error: result.message, param: IDEMPOTENCY_HEADER });
+  }
   if (result.charged) return amount;
   console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
   await response.body?.cancel();
@@ -312,9 +337,11 @@ function defaultPaymentRequired<U extends StripeUser>(request: Request, session:
 }
 
 /** Adds the wallet headers to whatever answer goes out. */
-function finish<U extends StripeUser>(response: Response, session: Session<U>, charged: number): Response {
+function finish<U extends StripeUser>(response: Response, session: Session<U>, charged: number, replayed = false): Response {
   if (response.status === 101) return response; // a WebSocket upgrade: headers are sent already
   const out = new Response(response.body, response);
+  // As Stripe's API says it: this answer's charge was made by an earlier attempt with the key.
+  if (replayed) out.headers.set("Idempotent-Replayed", "true");
   out.headers.set("X-Balance", String(session.user.balance));
   out.headers.set("X-PaymentLink", session.paymentLink);
   if (charged > 0) out.headers.set("X-Price", String(charged));

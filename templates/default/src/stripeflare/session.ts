@@ -4,7 +4,8 @@
 
 import { stub, type Databases } from "./databases";
 import { encodeReference, mintToken, parseToken, type Token } from "./identity";
-import type { ChargeRequest, ChargeResult, StripeflareEnv, StripeUser } from "./types";
+import type { Idempotency } from "./idempotency";
+import type { ChargeRequest, ChargeResult, IdempotencyState, StripeflareEnv, StripeUser } from "./types";
 
 export const COOKIE_NAME = "access_token";
 /** ~400 days, the longest lifetime browsers keep a cookie. */
@@ -31,6 +32,9 @@ export interface Session<U extends StripeUser> {
   setCookie: boolean;
   /** Result of a price declared before the handler ran. */
   charge?: ChargeResult;
+  /** The request's Idempotency-Key, and what it meant when the session was read. */
+  idempotency?: Idempotency;
+  idempotencyState?: IdempotencyState;
   dbs: Databases;
 }
 
@@ -84,6 +88,7 @@ export async function loadSession<U extends StripeUser>(
   dbs: Databases,
   charge?: ChargeRequest,
   mayMint = true,
+  idempotency?: Idempotency,
 ): Promise<Session<U> | null> {
   if (read.kind !== "token") {
     if (read.kind === "malformed") console.warn(`[stripeflare] malformed access_token cookie; issuing a new token`);
@@ -96,6 +101,7 @@ export async function loadSession<U extends StripeUser>(
     tokenHash: token.hash,
     clientReferenceId: await encodeReference(env.DB_SECRET, { account: token.account }),
     charge,
+    idempotency,
   });
 
   switch (result.kind) {
@@ -121,6 +127,8 @@ export async function loadSession<U extends StripeUser>(
         charge: result.charge,
         setCookie: source === "cookie" && mayMint,
         dbs,
+        idempotency,
+        idempotencyState: result.idempotency,
       });
     case "alias": {
       // This token's account was merged into `result.account` (login by payment). A browser
@@ -134,6 +142,7 @@ export async function loadSession<U extends StripeUser>(
         clientReferenceId: await encodeReference(env.DB_SECRET, { account: result.account }),
         charge,
         addTokenHash: upgraded?.hash,
+        idempotency,
       });
       if (hop.kind !== "user") {
         console.error(`[stripeflare] account ${token.account} points at ${result.account}, which has no user row`);
@@ -149,6 +158,8 @@ export async function loadSession<U extends StripeUser>(
         charge: hop.charge,
         setCookie: upgraded !== null,
         dbs,
+        idempotency,
+        idempotencyState: hop.idempotency,
       });
     }
   }
@@ -205,6 +216,8 @@ function userSession<U extends StripeUser>(
     charge?: ChargeResult;
     setCookie: boolean;
     dbs: Databases;
+    idempotency?: Idempotency;
+    idempotencyState?: IdempotencyState;
   },
 ): Session<U> {
   const user = { ...s.row, balance: Number(s.row.balance ?? 0) } as unknown as U;
@@ -222,6 +235,8 @@ function userSession<U extends StripeUser>(
     paymentLink: paymentLink(env, clientReferenceId),
     setCookie: s.setCookie,
     charge: s.charge,
+    idempotency: s.idempotency,
+    idempotencyState: s.idempotencyState,
     dbs: s.dbs,
   };
 }

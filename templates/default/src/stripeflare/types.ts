@@ -2,6 +2,10 @@
 // the DORM Durable Object over RPC.
 
 import type { DORM } from "./durable-object";
+import type { Idempotency } from "./idempotency";
+
+/** What an Idempotency-Key means to a request: first use (or its own), a retry, another request. */
+export type IdempotencyState = "new" | "replay" | "conflict";
 
 /**
  * A row of the `users` table. Extend it with your own columns (and add them with
@@ -84,6 +88,10 @@ export interface ChargeResult {
   message: string;
   /** Balance after the attempt (cents); absent when there is no account to charge. */
   balance?: number;
+  /** Charged by an earlier attempt with the same Idempotency-Key: nothing charged now. */
+  replayed?: boolean;
+  /** The Idempotency-Key stands for another request: nothing charged. */
+  conflict?: boolean;
 }
 
 export interface ExecResult<T = any> {
@@ -151,6 +159,8 @@ export interface ChargeRequest {
   /** What charged: the request ("GET /charge") or "chargeUser". */
   reference?: string;
   description?: string;
+  /** The request's Idempotency-Key (./idempotency.ts): charged once per key. */
+  idempotency?: Idempotency;
 }
 
 export type SessionResult =
@@ -163,7 +173,7 @@ export type SessionResult =
    * token for the first time since gets a token of `account` (once per token, never again).
    */
   | { kind: "alias"; account: string; upgrade: boolean }
-  | { kind: "user"; user: Record<string, SqlStorageValue>; registered: boolean; charge?: ChargeResult };
+  | { kind: "user"; user: Record<string, SqlStorageValue>; registered: boolean; charge?: ChargeResult; idempotency?: IdempotencyState };
 
 export interface CreditRequest {
   account: string;
