@@ -2,7 +2,7 @@
 // read and checked first (the wrangler config, its main module, DORM clashes, the compatibility
 // date, the Stripe key); only then are files changed, each change only where something is
 // missing, so a rerun adds nothing twice. The Stripe and deploy steps are the new project's.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { Flags } from "./args.js";
 import { DEV_VARS_KEYS, ensureDevVarsExample, generateDbSecret, MIN_DB_SECRET_LENGTH, readDevVars, updateDevVarsFile } from "./dev-vars.js";
@@ -18,7 +18,7 @@ import { addSummaryText } from "./summary.js";
 import { ensureGitignore, readPackageScripts, symlinkProblem, writableProblem } from "./template.js";
 import { heading, info, note, step } from "./ui.js";
 import { addDependencies, copyWallet, mapDormroomTypes, walletDependencies, walletImportPath, WALLET_DIR_NAME } from "./wallet.js";
-import { parseJsonc } from "./wrangler-config.js";
+import { parseJsonc, writeConfigFile } from "./wrangler-config.js";
 import { addDomainRoute, addDormToJsonc, addDormToToml, compatibilityProblem, planDorm, readWorkerConfig } from "./wrangler-dorm.js";
 
 /** The main module exports DORM: the three-line change has been made. */
@@ -103,7 +103,7 @@ export async function addToProject(flags: Flags, interactive: boolean, version: 
   if (added.length) step(`added to package.json: ${added.join(", ")}`);
   if (guard(() => mapDormroomTypes(root, walletDir))) step(`mapped dormroom to ${walletShown}/dormroom.d.ts in tsconfig.json (dormroom ships TypeScript that fails --strict)`);
 
-  if (text !== worker.text) writeFileSync(worker.file, text);
+  if (text !== worker.text) writeConfigFile(worker.file, text);
   if (changes.length) step(`added to ${fileName}: ${changes.join(", ")}`);
   else info(`${fileName} already has the DORM binding and migration`);
   if (config.env && typeof config.env === "object" && Object.keys(config.env).length) {

@@ -88,7 +88,7 @@ export async function upgrade(flags: Flags): Promise<number> {
   console.log(`  installed  ${installed.version}${installed.declared ? "" : " (no version.ts: the first release)"}`);
   console.log(`  current    ${current.version}`);
   const plan = makePlan(found, base, current);
-  const changed = plan.actions.filter((a) => a.kind !== "keep").length + plan.configs.length;
+  const changed = plan.actions.filter((a) => a.kind !== "keep").length + plan.configs.filter((c) => c.changes.length).length;
 
   if (flags.check) {
     if (order === 0) {

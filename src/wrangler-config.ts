@@ -1,7 +1,7 @@
 // wrangler.jsonc is edited as text with jsonc-parser so the template's comments and layout survive.
 // compatibility_date is deliberately left as the template set it: the template pins it to what its
 // pinned wrangler/workerd supports, and "today" could be newer than that.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyEdits, findNodeAtLocation, modify, parse, parseTree, type ParseError } from "jsonc-parser";
 
@@ -75,5 +75,20 @@ export function updateWranglerConfig(dir: string, name: string, domain?: string,
   }
   const text = readFileSync(file, "utf8");
   const next = editWranglerConfig(text, name, domain, currency);
-  if (next !== text) writeFileSync(file, next);
+  if (next !== text) writeConfigFile(file, next);
+}
+
+/**
+ * Replaces a wrangler config in one step (a sibling file renamed over it): a `wrangler dev`
+ * that is running watches the file and would otherwise read it half-written ("ValueExpected").
+ */
+export function writeConfigFile(file: string, text: string): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, text, { mode: statSync(file).mode & 0o777 });
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }
