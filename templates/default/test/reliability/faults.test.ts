@@ -86,6 +86,43 @@ describe("a Durable Object reset mid-charge loses no money", () => {
     expect(charges.length).toBeGreaterThanOrEqual(ok.length);
     console.log(`[reliability] reset mid-charge (X-Price): ok ${ok.length}, failed ${statuses.length - ok.length}, committed ${charges.length}`);
   });
+
+  it("with an Idempotency-Key, a request that got a 500 from a reset is retried until it answers, and every request is charged exactly once", async () => {
+    // The gap the key closes: a 500 after a reset does not tell whether the charge committed.
+    // Retrying with the same key settles it: a committed charge is replayed, a lost one made.
+    const worker = fixture({ prices: pricedByPath });
+    const funded = 2_000;
+    const visitor = await fundedVisitor(worker, funded);
+    const stub = accountDb(worker.version, visitor.account);
+    const amounts = Array.from({ length: 300 }, (_, i) => 1 + (i % 4));
+    const send = (i: number) => worker(request(`/charge/${i}/${amounts[i]}`, visitor, { headers: { "Idempotency-Key": `req-${i}` } }));
+    let answered = 0;
+    let failures = 0;
+    const resets: Promise<void>[] = [];
+    const lane = async (start: number) => {
+      for (let i = start; i < amounts.length; i += 30) {
+        let response = await send(i);
+        if (++answered % 60 === 0) resets.push(abortObject(stub));
+        for (let attempt = 0; response.status === 500 && attempt < 10; attempt++) {
+          failures++;
+          response = await send(i);
+        }
+        expect(response.status, `request ${i}`).toBe(200);
+      }
+    };
+    await Promise.all(Array.from({ length: 30 }, (_, start) => lane(start)));
+    await Promise.all(resets);
+    expect(failures).toBeGreaterThan(0); // the resets did land on charges in flight
+    const history = await ledger(worker.version, visitor.account);
+    const perRequest = new Map<string, number>();
+    for (const row of history.filter((r) => r.kind === "charge")) perRequest.set(row.description, (perRequest.get(row.description) ?? 0) + 1);
+    expect(perRequest.size).toBe(amounts.length);
+    expect([...perRequest.values()].every((n) => n === 1)).toBe(true);
+    const { balance, ledger: sum } = await books(worker.version, visitor.account);
+    expect(sum).toBe(balance);
+    expect(balance).toBe(funded - amounts.reduce((n, c) => n + c, 0));
+    console.log(`[reliability] reset mid-charge with Idempotency-Key: ${failures} 500s retried, each of ${amounts.length} requests charged once`);
+  });
 });
 
 // ---- the aggregate mirror under faults -------------------------------------------------
