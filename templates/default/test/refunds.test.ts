@@ -235,7 +235,8 @@ describe("ledger written before refunds existed", () => {
         id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, amount INTEGER NOT NULL,
         balance_after INTEGER NOT NULL, currency TEXT, reference TEXT UNIQUE, description TEXT,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`);
-      sql.exec(`INSERT INTO stripeflare_transactions SELECT * FROM old_ledger`);
+      const columns = "id, kind, amount, balance_after, currency, reference, description, created_at";
+      sql.exec(`INSERT INTO stripeflare_transactions (${columns}) SELECT ${columns} FROM old_ledger`);
       sql.exec(`DROP TABLE old_ledger`);
       (instance as unknown as { schemaKey: string | undefined }).schemaKey = undefined;
     });

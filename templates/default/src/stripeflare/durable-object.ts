@@ -11,6 +11,7 @@
 // object's single thread plus `transactionSync` make balance changes atomic and serialized.
 
 import { QueryableObject, runMigrations } from "dormroom";
+import { listBudgets, mintBudget, revokeBudget, upgradeLedgerForBudgets, type BudgetRequest } from "./budgets";
 import type { Idempotency } from "./idempotency";
 import {
   ACCOUNT_SCHEMA,
@@ -117,9 +118,26 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   }
 
   /** A page of the ledger, newest first. A visitor without a database has an empty one. */
-  async statement(setup: DatabaseSetup, before: number | null, limit: number): Promise<StatementEntry[]> {
+  async statement(setup: DatabaseSetup, before: number | null, limit: number, onlyToken: string | null = null): Promise<StatementEntry[]> {
     if (!this.ensure(setup, false)) return [];
-    return statementRows(this.storage.sql, before, limit);
+    return statementRows(this.storage.sql, before, limit, onlyToken);
+  }
+
+  // ----- budget tokens (./budgets.ts) -----------------------------------------------------
+
+  async mintBudget(setup: DatabaseSetup, tokenHash: string, id: string, request: BudgetRequest): Promise<void> {
+    if (!this.ensure(setup, false)) throw new Error("no account to mint a budget token for");
+    this.transaction(() => mintBudget(this.storage.sql, tokenHash, id, request));
+  }
+
+  async listBudgets(setup: DatabaseSetup) {
+    if (!this.ensure(setup, false)) return [];
+    return listBudgets(this.storage.sql);
+  }
+
+  async revokeBudget(setup: DatabaseSetup, id: string): Promise<boolean> {
+    if (!this.ensure(setup, false)) return false;
+    return this.transaction(() => revokeBudget(this.storage.sql, id));
   }
 
   async rotate(setup: DatabaseSetup, account: string, oldHash: string | null, newHash: string): Promise<boolean> {
@@ -161,9 +179,9 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     });
   }
 
-  async reverseCharge(setup: DatabaseSetup, account: string, amount: number, requestLine: string, idempotency?: Idempotency): Promise<number> {
+  async reverseCharge(setup: DatabaseSetup, account: string, amount: number, requestLine: string, idempotency?: Idempotency, budgetTokenHash?: string): Promise<number> {
     if (!this.ensure(setup, false)) return 0;
-    return this.writeAndMirror((sql) => reverseCharge(sql, account, amount, requestLine, idempotency));
+    return this.writeAndMirror((sql) => reverseCharge(sql, account, amount, requestLine, idempotency, budgetTokenHash));
   }
 
   /**
@@ -294,6 +312,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
         setup.role === "account" ? [...ACCOUNT_SCHEMA, ...OUTBOX_SCHEMA] : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
       if (setup.role === "account") upgradeLedger(this.storage.sql);
       for (const statement of schema) this.storage.sql.exec(statement);
+      if (setup.role === "account") upgradeLedgerForBudgets(this.storage.sql);
       if (setup.role === "index") upgradeIndex(this.storage.sql, fresh);
       if (setup.role === "account") {
         recordMirrorTarget(this.storage.sql, setup.name, setup.aggregate, JSON.stringify(setup.migrations), setup.migrationsKey);

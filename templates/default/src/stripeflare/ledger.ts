@@ -23,6 +23,7 @@
 //   description, currency, created_at (ISO 8601 UTC, millisecond precision)
 // Invariant: users.balance = SUM(amount) for the account. Only /db/* (admin) can break it.
 
+import { BUDGET_SCHEMA, budgetOf, budgetRefusal, spendBudget } from "./budgets";
 import { conflictMessage, forgetIdempotentCharge, IDEMPOTENCY_SCHEMA, idempotencyState, recordIdempotentCharge, replayMessage, type Idempotency } from "./idempotency";
 import { addToken, markUpgraded } from "./tokens";
 import type {
@@ -50,7 +51,8 @@ const LEDGER_TABLE = `CREATE TABLE IF NOT EXISTS stripeflare_transactions (
     currency TEXT,
     reference TEXT,
     description TEXT,
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    token_id TEXT
   )`;
 
 export const ACCOUNT_SCHEMA = [
@@ -74,6 +76,7 @@ export const ACCOUNT_SCHEMA = [
   // above (see LEDGER_ROW_SQL), so the plain one goes.
   `DROP INDEX IF EXISTS stripeflare_transactions_kind`,
   ...IDEMPOTENCY_SCHEMA,
+  ...BUDGET_SCHEMA,
 ];
 
 /**
@@ -111,6 +114,10 @@ export function chargeAccount(sql: SqlStorage, account: string, req: ChargeReque
     if (state === "conflict") return { charged: false, conflict: true, message: conflictMessage };
     if (state === "replay") return { charged: true, replayed: true, message: replayMessage, balance: balanceOf(sql, account) };
   }
+  // A budget token spends at most its cap, counted in this same transaction.
+  const budget = budgetOf(sql, req.budgetTokenHash ?? null);
+  const refused = budget && budgetRefusal(budget, req.amount);
+  if (refused) return { charged: false, message: refused, balance: balanceOf(sql, account) };
   // The balance check is part of the UPDATE, and RETURNING tells whether a row changed
   // (rowsWritten would also count index writes).
   const [row] = sql
@@ -129,12 +136,14 @@ export function chargeAccount(sql: SqlStorage, account: string, req: ChargeReque
       : { charged: false, message: "User is not signed up yet and cannot be charged" };
   }
   sql.exec(
-    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, reference, description) VALUES ('charge', ?, ?, ?, ?)`,
+    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, reference, description, token_id) VALUES ('charge', ?, ?, ?, ?, ?)`,
     -req.amount,
     row.balance,
     req.reference ?? null,
     req.description ?? null,
+    budget?.id ?? null,
   );
+  if (budget) spendBudget(sql, budget.tokenHash, req.amount);
   if (req.idempotency) recordIdempotentCharge(sql, req.idempotency, req.amount);
   return { charged: true, message: "Successfully charged", balance: Number(row.balance) };
 }
@@ -215,7 +224,13 @@ export function readSession(
     return { kind: "unknown-token" };
   }
   if (!user) return { kind: "visitor" };
+  // A budget token opens nothing once expired or revoked, nor after its wallet was merged into
+  // another (login by payment): its budget lives here, not where the money went.
+  const budget = budgetOf(sql, tokenHash);
   const target = user.verified_user_access_token;
+  if (budget && (budget.revoked || budget.expiresAt <= Date.now() || (typeof target === "string" && target !== account))) {
+    return { kind: "unknown-token" };
+  }
   if (typeof target === "string" && target !== account) {
     // Each token is traded for a token of the target once: a browser that keeps sending the
     // old cookie (a stale tab, a lost Set-Cookie) does not pile up tokens.
@@ -233,10 +248,12 @@ export function readSession(
   // A retry with an Idempotency-Key already charged (or used for another request) is known now,
   // before the handler runs.
   const state = idempotency ? idempotencyState(sql, idempotency) : undefined;
-  if (!charge || state === "conflict") return { kind: "user", user, registered, idempotency: state };
-  const result = chargeAccount(sql, account, { ...charge, idempotency });
+  const held = budget ? { id: budget.id, tokenHash: budget.tokenHash, label: budget.label, cap: budget.cap, spent: budget.spent, expiresAt: budget.expiresAt } : undefined;
+  if (!charge || state === "conflict") return { kind: "user", user, registered, idempotency: state, budget: held };
+  const result = chargeAccount(sql, account, { ...charge, idempotency, budgetTokenHash: budget?.tokenHash });
   if (result.charged) user.balance = result.balance!;
-  return { kind: "user", user, registered, charge: result, idempotency: state };
+  if (held && result.charged && !result.replayed) held.spent += charge.amount;
+  return { kind: "user", user, registered, charge: result, idempotency: state, budget: held };
 }
 
 /**
@@ -261,17 +278,20 @@ export function mergeIn(sql: SqlStorage, account: string, reference: string, fro
 }
 
 /** Gives back the price of a paid request that ended in a server error (no reference: never unique). */
-export function reverseCharge(sql: SqlStorage, account: string, amount: number, requestLine: string, idempotency?: Idempotency): number {
+export function reverseCharge(sql: SqlStorage, account: string, amount: number, requestLine: string, idempotency?: Idempotency, budgetTokenHash?: string): number {
   if (idempotency) forgetIdempotentCharge(sql, idempotency);
+  const budget = budgetOf(sql, budgetTokenHash ?? null);
+  if (budget) spendBudget(sql, budget.tokenHash, -amount);
   const [row] = sql
     .exec<{ balance: number }>(`UPDATE users SET balance = coalesce(balance, 0) + ? WHERE access_token = ? RETURNING balance`, amount, account)
     .toArray();
   if (!row) return 0;
   sql.exec(
-    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description) VALUES ('reversed', ?, ?, ?)`,
+    `INSERT INTO stripeflare_transactions (kind, amount, balance_after, description, token_id) VALUES ('reversed', ?, ?, ?, ?)`,
     amount,
     row.balance,
     `${requestLine} failed with a server error: price given back`,
+    budget?.id ?? null,
   );
   return Number(row.balance);
 }
@@ -372,15 +392,18 @@ function ledgerRow(sql: SqlStorage, kind: string, reference: string): { amount: 
 // ---- the statement ---------------------------------------------------------------------
 
 /** Up to `limit` ledger rows older than row `before` (null: the newest), newest first. */
-export function statementRows(sql: SqlStorage, before: number | null, limit: number): StatementEntry[] {
+/** The statement, newest first; `onlyToken`: a budget token's own rows only. */
+export function statementRows(sql: SqlStorage, before: number | null, limit: number, onlyToken: string | null = null): StatementEntry[] {
   return sql
     .exec<StatementEntry & Record<string, SqlStorageValue>>(
       // A charge row carries no currency of its own: it is in the account's (its top-ups').
       `SELECT id, kind, amount, balance_after,
               coalesce(currency, (SELECT currency FROM stripeflare_transactions WHERE currency IS NOT NULL ORDER BY id DESC LIMIT 1)) AS currency,
-              reference, description, created_at
-       FROM stripeflare_transactions WHERE id < ? ORDER BY id DESC LIMIT ?`,
+              reference, description, created_at, token_id
+       FROM stripeflare_transactions WHERE id < ? AND (? IS NULL OR token_id = ?) ORDER BY id DESC LIMIT ?`,
       before ?? Number.MAX_SAFE_INTEGER,
+      onlyToken,
+      onlyToken,
       limit,
     )
     .toArray()

@@ -18,7 +18,8 @@ import { invalidAmount } from "./ledger";
 import { PAYMENT_RETURN_PATH, paymentReturn } from "./payment-return";
 import { conflictMessage, IDEMPOTENCY_HEADER, readIdempotency } from "./idempotency";
 import { maxPrice, overCap } from "./price-cap";
-import { databaseApi, json, me, rotate, SIGN_OUT_OTHERS_PATH, signOutOthers } from "./routes";
+import { TOKENS_PATH } from "./budgets";
+import { databaseApi, json, me, rotate, SIGN_OUT_OTHERS_PATH, signOutOthers, tokensApi } from "./routes";
 import { isCrossSite, isSafeMethod, loadSession, readToken, sessionCookie, type Session } from "./session";
 import { cleanDescription, statement, STATEMENT_PATH } from "./statement";
 import type {
@@ -106,9 +107,14 @@ async function serve<E, U extends StripeUser>(
     response = me(request, session);
   } else if (pathname === STATEMENT_PATH) {
     response = await statement(request, env, session);
-  } else if ((pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH) && crossSite) {
-    // Another site must not rotate a visitor's token away (or hand its browser a new identity).
+  } else if ((pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH || isTokensPath(pathname)) && crossSite) {
+    // Another site must not rotate a visitor's token away (or hand its browser a new identity),
+    // nor mint, list or revoke its budget tokens.
     response = json(403, { error: `Refused: ${pathname} only answers requests from this site` });
+  } else if ((pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH) && session.budget) {
+    response = json(403, { error: `Refused: a budget token cannot use ${pathname}; the wallet's own token can` });
+  } else if (isTokensPath(pathname)) {
+    response = await tokensApi(request, env, session, pathname);
   } else if (pathname === "/rotate-token") {
     ({ response, session: current } = await rotate(request, env, session));
   } else if (pathname === SIGN_OUT_OTHERS_PATH) {
@@ -144,6 +150,8 @@ async function serve<E, U extends StripeUser>(
   return finish(response, current, tally.charged, tally.replayed);
 }
 
+const isTokensPath = (pathname: string) => pathname === TOKENS_PATH || pathname.startsWith(`${TOKENS_PATH}/`);
+
 function invalidBearer(request: Request, pathname: string, message: string): Response {
   console.warn(`[stripeflare] ${request.method} ${pathname}: ${message}`);
   return json(401, { error: message }, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
@@ -176,7 +184,8 @@ async function giveBack<U extends StripeUser>(env: StripeflareEnv, session: Sess
   if (tally.charged <= 0) return;
   const setup = session.dbs.account(session.account);
   // With an Idempotency-Key the key is forgotten too: the retry of a failed request is charged.
-  const balance = await stub(env, setup).reverseCharge(setup, session.account, tally.charged, requestLine, session.idempotency);
+  const balance = await stub(env, setup).reverseCharge(setup, session.account, tally.charged, requestLine, session.idempotency, session.budget?.tokenHash);
+  if (session.budget) session.budget.spent -= tally.charged;
   console.warn(`[stripeflare] ${requestLine} failed after charging ${tally.charged}; given back (balance ${balance})`);
   session.user.balance = balance;
   tally.charged = 0;
@@ -252,8 +261,10 @@ async function chargeAccount<U extends StripeUser>(
     return { charged: false, message: problem };
   }
   const setup = session.dbs.account(session.account);
-  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description, idempotency });
+  const budgetTokenHash = session.budget?.tokenHash;
+  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description, idempotency, budgetTokenHash });
   if (result.balance !== undefined) session.user.balance = result.balance;
+  if (session.budget && result.charged && !result.replayed) session.budget.spent += amount;
   return result;
 }
 

@@ -4,6 +4,7 @@
 import { studioMiddleware } from "dormroom";
 import { stub, type Databases } from "./databases";
 import { encodeReference, equalStrings, isAccountId, mintToken } from "./identity";
+import { parseBudgetRequest, TOKENS_PATH } from "./budgets";
 import { fetchSite, paymentLink, type Session } from "./session";
 import type { DatabaseSetup, StripeflareEnv, StripeUser } from "./types";
 
@@ -23,6 +24,56 @@ export function me<U extends StripeUser>(request: Request, session: Session<U>):
     card_fingerprint: user.card_fingerprint ?? null,
     verified_email: user.verified_email ?? null,
     registered: session.registered,
+    // A budget token (POST /me/tokens) also learns what it may still spend.
+    ...(session.budget
+      ? { budget: { id: session.budget.id, label: session.budget.label, cap: session.budget.cap, spent: session.budget.spent, expires_at: new Date(session.budget.expiresAt).toISOString() } }
+      : {}),
+  });
+}
+
+/**
+ * /me/tokens: budget tokens for agents (./budgets.ts). POST mints one (JSON body: cap in cents,
+ * expires_in seconds, label) and answers its access_token, once; GET lists them; DELETE
+ * /me/tokens/<id> revokes one. The wallet's own full token only: a budget token cannot make more.
+ */
+export async function tokensApi<U extends StripeUser>(request: Request, env: StripeflareEnv, session: Session<U>, pathname: string): Promise<Response> {
+  if (session.budget) return json(403, { error: "A budget token cannot mint, list or revoke tokens: use the wallet's own token" });
+  if (!session.hasRow || !session.registered) return json(409, { error: "This wallet has no account yet: top it up first, then give an agent a budget" });
+  const setup = session.dbs.account(session.account);
+  const id = pathname.slice(TOKENS_PATH.length + 1);
+  if (pathname !== TOKENS_PATH) {
+    if (request.method !== "DELETE") return json(405, { error: `Method not allowed: use DELETE ${TOKENS_PATH}/<id>` }, { Allow: "DELETE" });
+    if (!/^bt_[\w-]{1,64}$/.test(id) || !(await stub(env, setup).revokeBudget(setup, id))) return json(404, { error: `No budget token ${id.slice(0, 80)}` });
+    console.log(`[stripeflare] ${session.account} revoked budget token ${id}`);
+    return json(200, { id, revoked: true });
+  }
+  if (request.method === "GET" || request.method === "HEAD") {
+    return json(200, { object: "list", data: await stub(env, setup).listBudgets(setup) });
+  }
+  if (request.method !== "POST") return json(405, { error: `Method not allowed: use GET or POST ${TOKENS_PATH}` }, { Allow: "GET, POST" });
+  // JSON only: a form another site posts cannot mint tokens (with the cross-site refusal in middleware).
+  if (!(request.headers.get("Content-Type") ?? "").toLowerCase().startsWith("application/json")) {
+    return json(415, { error: "Send the budget as JSON (Content-Type: application/json)" });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await request.text());
+  } catch {
+    return json(400, { error: "The body is not JSON", param: "body" });
+  }
+  const parsed = parseBudgetRequest(body);
+  if ("error" in parsed) return json(400, parsed);
+  const token = await mintToken(session.account);
+  const budgetId = `bt_${crypto.randomUUID().replace(/-/g, "").slice(0, 20)}`;
+  await stub(env, setup).mintBudget(setup, token.hash, budgetId, parsed);
+  console.log(`[stripeflare] ${session.account} minted budget token ${budgetId} (cap ${parsed.cap})`);
+  return json(201, {
+    id: budgetId,
+    access_token: token.token,
+    label: parsed.label,
+    cap: parsed.cap,
+    spent: 0,
+    expires_at: new Date(parsed.expiresAt).toISOString(),
   });
 }
 

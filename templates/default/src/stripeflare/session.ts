@@ -4,6 +4,7 @@
 
 import { stub, type Databases } from "./databases";
 import { encodeReference, mintToken, parseToken, type Token } from "./identity";
+import type { Budget } from "./budgets";
 import type { Idempotency } from "./idempotency";
 import type { ChargeRequest, ChargeResult, IdempotencyState, StripeflareEnv, StripeUser } from "./types";
 
@@ -32,6 +33,8 @@ export interface Session<U extends StripeUser> {
   setCookie: boolean;
   /** Result of a price declared before the handler ran. */
   charge?: ChargeResult;
+  /** Set when the request came with a budget token (./budgets.ts): what it may still spend. */
+  budget?: Budget;
   /** The request's Idempotency-Key, and what it meant when the session was read. */
   idempotency?: Idempotency;
   idempotencyState?: IdempotencyState;
@@ -129,6 +132,7 @@ export async function loadSession<U extends StripeUser>(
         dbs,
         idempotency,
         idempotencyState: result.idempotency,
+        budget: result.budget,
       });
     case "alias": {
       // This token's account was merged into `result.account` (login by payment). A browser
@@ -218,6 +222,7 @@ function userSession<U extends StripeUser>(
     dbs: Databases;
     idempotency?: Idempotency;
     idempotencyState?: IdempotencyState;
+    budget?: Budget;
   },
 ): Session<U> {
   const user = { ...s.row, balance: Number(s.row.balance ?? 0) } as unknown as U;
@@ -237,6 +242,7 @@ function userSession<U extends StripeUser>(
     charge: s.charge,
     idempotency: s.idempotency,
     idempotencyState: s.idempotencyState,
+    budget: s.budget,
     dbs: s.dbs,
   };
 }

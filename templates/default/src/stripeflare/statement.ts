@@ -36,7 +36,8 @@ export async function statement<U extends StripeUser>(request: Request, env: Str
 
   // A visitor who never paid has no database, hence no rows: nothing to ask.
   const setup = session.dbs.account(session.account);
-  const rows = session.hasRow ? await stub(env, setup).statement(setup, before, limit + 1) : [];
+  // A budget token sees its own charges only; the wallet's owner sees every row, with token_id.
+  const rows = session.hasRow ? await stub(env, setup).statement(setup, before, limit + 1, session.budget?.id ?? null) : [];
   const hasMore = rows.length > limit;
   const data = rows.slice(0, limit).map(entry);
   const nextCursor = hasMore ? encodeCursor(data[data.length - 1]!.id) : null;
@@ -77,6 +78,7 @@ function entry(row: StatementEntry): StatementEntry {
     reference: publicReference(row.reference ?? null),
     description: row.description ?? null,
     created_at: row.created_at,
+    token_id: row.token_id ?? null,
   };
 }
 

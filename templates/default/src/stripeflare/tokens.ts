@@ -3,6 +3,7 @@
 // merged account's token for one of the account it was merged into. Synchronous SQL, run by the
 // DORM object inside `storage.transactionSync` like the ledger (./ledger.ts).
 
+import { markRevokedBudgets } from "./budgets";
 import { balanceOf, userRow } from "./ledger";
 
 export function addToken(sql: SqlStorage, tokenHash: string): void {
@@ -54,6 +55,7 @@ function auditTokens(sql: SqlStorage, account: string, description: string): voi
 export function signOutOthers(sql: SqlStorage, account: string, keepHash: string): { removed: number; merged: string[] } {
   const removed = sql.exec(`DELETE FROM stripeflare_tokens WHERE token_hash != ? RETURNING 1`, keepHash).toArray().length;
   addToken(sql, keepHash);
+  markRevokedBudgets(sql);
   auditTokens(sql, account, "signed out every other token");
   const merged = sql.exec<{ account: string }>(`SELECT account FROM stripeflare_merged_accounts`).toArray().map((row) => row.account);
   return { removed, merged };

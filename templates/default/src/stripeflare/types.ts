@@ -2,6 +2,7 @@
 // the DORM Durable Object over RPC.
 
 import type { DORM } from "./durable-object";
+import type { Budget } from "./budgets";
 import type { Idempotency } from "./idempotency";
 
 /** What an Idempotency-Key means to a request: first use (or its own), a retry, another request. */
@@ -161,6 +162,8 @@ export interface ChargeRequest {
   description?: string;
   /** The request's Idempotency-Key (./idempotency.ts): charged once per key. */
   idempotency?: Idempotency;
+  /** Hash of the budget token that charges (./budgets.ts): at most its cap. */
+  budgetTokenHash?: string;
 }
 
 export type SessionResult =
@@ -173,7 +176,7 @@ export type SessionResult =
    * token for the first time since gets a token of `account` (once per token, never again).
    */
   | { kind: "alias"; account: string; upgrade: boolean }
-  | { kind: "user"; user: Record<string, SqlStorageValue>; registered: boolean; charge?: ChargeResult; idempotency?: IdempotencyState };
+  | { kind: "user"; user: Record<string, SqlStorageValue>; registered: boolean; charge?: ChargeResult; idempotency?: IdempotencyState; budget?: Budget };
 
 export interface CreditRequest {
   account: string;
@@ -271,6 +274,8 @@ export interface StatementEntry {
   reference: string | null;
   description: string | null;
   created_at: string;
+  /** The budget token that made this charge (`POST /me/tokens`), null for the wallet's own tokens. */
+  token_id?: string | null;
 }
 
 export interface ClaimResult {
