@@ -3,7 +3,7 @@
 // the handler, X-Price and ctx.charge after), under concurrency too; it sees its own charges;
 // it cannot mint, rotate or sign out; revoked, expired or merged-away tokens open nothing.
 import { describe, expect, it } from "vitest";
-import { accountDb, books, fixture, me, newVisitor, pay, request, sqlIn, type Worker } from "./helpers";
+import { accountDb, books, fixture, me, newVisitor, pay, request, returnFrom, sqlIn, type Worker } from "./helpers";
 
 async function owner(worker: Worker, amount = 100) {
   const visitor = await newVisitor(worker);
@@ -93,6 +93,23 @@ describe("budget tokens", () => {
     expect((await worker(request("/rotate-token", agent, { method: "POST" }))).status).toBe(403);
     expect((await worker(request("/me/sign-out-others", agent, { method: "POST" }))).status).toBe(403);
     expect((await me(worker, agent)).response.status).toBe(200); // still a working token
+  });
+
+  it("an agent paying into the wallet and following the redirect ties nothing and gets no full token", async () => {
+    const worker = fixture();
+    const visitor = await owner(worker);
+    const agent = agentOf((await mint(worker, visitor)).body.access_token);
+    const paid = await pay(worker, { reference: visitor.reference, amount: 50, paymentMethod: "pm_card_mastercard" });
+    const back = await returnFrom(worker, agent, paid.sessionId);
+    expect(back.response.status).toBe(303);
+    expect(back.token).toBeNull();
+    expect(await books(worker.version, visitor.account)).toMatchObject({ balance: 150 });
+    // The agent's card opens nothing: a fresh browser paying with it stays itself.
+    const stranger = await newVisitor(worker);
+    const again = await pay(worker, { reference: stranger.reference, amount: 10, paymentMethod: "pm_card_mastercard" });
+    const strangerBack = await returnFrom(worker, stranger, again.sessionId);
+    expect(strangerBack.token).toBeNull();
+    expect((await me(worker, stranger)).body.balance).toBe(10);
   });
 
   it("revoked, expired, and signed-out budget tokens open nothing", async () => {

@@ -61,6 +61,9 @@ async function loginByPayment(
   // The browser: the account its token opens now (a cookie; an agent following the redirect
   // with a Bearer token is treated the same), or nobody.
   const current = read.kind === "token" ? await loadSession<StripeUser>(env, read, dbs) : null;
+  // A budget token (an agent's, ./budgets.ts) never logs in by payment: tying its card to the
+  // wallet would let it come back with a full token of the wallet.
+  if (current?.budget) return { note: "a budget token: credited, no login by payment" };
   const browser = current?.hasRow ? current.account : null;
   const decision = await stub(env, dbs.index).beginLogin(dbs.index, {
     reference: session.id,
