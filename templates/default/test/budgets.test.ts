@@ -3,7 +3,7 @@
 // the handler, X-Price and ctx.charge after), under concurrency too; it sees its own charges;
 // it cannot mint, rotate or sign out; revoked, expired or merged-away tokens open nothing.
 import { describe, expect, it } from "vitest";
-import { accountDb, books, fixture, me, newVisitor, pay, request, returnFrom, sqlIn, type Worker } from "./helpers";
+import { accountDb, books, fixture, me, newVisitor, pay, payAndReturn, request, returnFrom, sqlIn, type Worker } from "./helpers";
 
 async function owner(worker: Worker, amount = 100) {
   const visitor = await newVisitor(worker);
@@ -110,6 +110,18 @@ describe("budget tokens", () => {
     const strangerBack = await returnFrom(worker, stranger, again.sessionId);
     expect(strangerBack.token).toBeNull();
     expect((await me(worker, stranger)).body.balance).toBe(10);
+  });
+
+  it("a budget token stops when its wallet is merged into another by login by payment", async () => {
+    const worker = fixture();
+    const first = await newVisitor(worker);
+    await payAndReturn(worker, first, { amount: 40, paymentMethod: "pm_card_visa" }); // visa now opens `first`
+    const visitor = await owner(worker);
+    const agent = agentOf((await mint(worker, visitor)).body.access_token);
+    expect((await me(worker, agent)).response.status).toBe(200);
+    const back = await payAndReturn(worker, visitor, { amount: 10, paymentMethod: "pm_card_visa" }); // the owner logs in to `first`
+    expect(back.token).not.toBeNull();
+    expect((await me(worker, agentOf(agent.token))).response.status).toBe(401);
   });
 
   it("revoked, expired, and signed-out budget tokens open nothing", async () => {
