@@ -12,6 +12,27 @@ function get(path: string, accept: string, visitor: Visitor, init: RequestInit =
 }
 
 describe("the home page, for people, programs and agents", () => {
+  it("tells an agent, as JSON, how to cap, retry and get a budget; an agent that follows it spends within its budget", async () => {
+    const ownerVisitor = await newVisitor(app);
+    await pay(app, { reference: ownerVisitor.reference, amount: 100 });
+    const { agents, paid_routes: [route] } = (await (await get("/", "application/json", ownerVisitor)).json()) as Record<string, any>;
+    expect(agents).toMatchObject({ max_price_header: "X-Max-Price", idempotency_header: "Idempotency-Key", budget_tokens: { mint: "POST /me/tokens" } });
+    // The owner mints as the discovery says; the agent then calls the paid route with its token.
+    const [method, path] = agents.budget_tokens.mint.split(" ");
+    const minted = (await (await app(request(path, ownerVisitor, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ cap: 2, label: "agent" }) }))).json()) as { access_token: string };
+    const agent = { token: minted.access_token, bearer: true };
+    const call = (cap: string, key: string) =>
+      app(request(route.path, agent, { method: route.method, headers: { Accept: "application/json", [agents.max_price_header]: cap, [agents.idempotency_header]: key } }));
+    expect((await call("0", "a")).status).toBe(402); // its cap is below the price
+    expect((await call(String(route.price), "b")).status).toBe(200);
+    expect((await call(String(route.price), "b")).headers.get("Idempotent-Replayed")).toBe("true"); // a retry: not charged again
+    expect((await call(String(route.price), "c")).status).toBe(200);
+    expect((await call(String(route.price), "d")).status).toBe(402); // its budget (2) is spent
+    const markdown = await (await get("/", "text/markdown", ownerVisitor)).text();
+    expect(markdown).toContain("X-Max-Price");
+    expect(markdown).toContain("POST /me/tokens");
+  });
+
   it("shows the same wallet as HTML, JSON and Markdown, never cacheable", async () => {
     const visitor = await newVisitor(app);
     const json = await get("/", "application/json", visitor);

@@ -91,7 +91,9 @@ function agentSection(options: PageOptions): string {
 Keep the <code>access_token</code> cookie from the first response, or send it as <code>Authorization: Bearer</code>.</p>
 <pre><code>curl -H 'Accept: application/json' ${escapeHtml(origin)}/
 curl -X ${paidRoute.method} -H 'Accept: text/markdown' -H &quot;Authorization: Bearer $TOKEN&quot; ${escapeHtml(url)}</code></pre>
-<p>A paid route answers <code>402 Payment Required</code> with the payment link (also in <code>X-PaymentLink</code>), the price and your balance.</p>
+<p>A paid route answers <code>402 Payment Required</code> with the payment link (also in <code>X-PaymentLink</code>), the price and your balance.
+<code>X-Max-Price: &lt;cents&gt;</code> caps what one request may cost, <code>Idempotency-Key</code> makes a retry safe, and
+<code>POST /me/tokens</code> (JSON <code>{ "cap": &lt;cents&gt;, "expires_in": &lt;seconds&gt; }</code>) gives an agent a token with a budget of its own.</p>
 </section>`;
 }
 

@@ -1,6 +1,7 @@
 // The page for agents: the same facts as the HTML page, as Markdown an LLM reads well.
 
 import {
+  AGENT_FACTS,
   formatMoney,
   hasPaymentLink,
   localPayCommand,
@@ -59,6 +60,10 @@ export function homeMarkdown(view: WalletView, options: PageOptions): string {
     "```sh",
     `curl -X ${paidRoute.method} -H 'Accept: text/markdown' -H "Authorization: Bearer $TOKEN" ${origin}${paidRoute.path}`,
     "```",
+    "",
+    `- ${AGENT_FACTS.max_price}`,
+    `- ${AGENT_FACTS.idempotency}`,
+    `- Budget tokens: ${AGENT_FACTS.budget_tokens.about} Mint: \`${AGENT_FACTS.budget_tokens.mint}\` with JSON \`{ "cap": <cents>, "expires_in": <seconds>, "label": "…" }\`.`,
   );
   if (options.local) {
     lines.push("", "## Local test payment", "", "```sh", localPayCommand(view), "```");

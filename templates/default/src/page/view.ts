@@ -38,6 +38,23 @@ export interface PageOptions {
   local?: boolean;
 }
 
+/**
+ * What an agent needs to spend on its own, without reading the HTML: how to hold a wallet, cap
+ * a request, retry safely, and get a budget token from the wallet's owner.
+ */
+export const AGENT_FACTS = {
+  auth: "Keep the access_token cookie of the first response, or send Authorization: Bearer <token>.",
+  max_price_header: "X-Max-Price",
+  max_price: "Send X-Max-Price: <cents> to never pay more for one request: above it the answer is 402 with the price, nothing charged.",
+  idempotency_header: "Idempotency-Key",
+  idempotency: "Send Idempotency-Key: <key> to retry a paid request safely: the retry is served and not charged again (Idempotent-Replayed: true).",
+  budget_tokens: {
+    mint: "POST /me/tokens",
+    body: { cap: "cents", expires_in: "seconds (60 to a year; default 30 days)", label: "text" },
+    about: "The wallet's owner mints a token for an agent that spends at most cap from the same wallet; GET /me/tokens lists, DELETE /me/tokens/<id> revokes.",
+  },
+} as const;
+
 /** The wallet's statement of the caller's own ledger (`GET /me/transactions`). */
 export const STATEMENT_PATH = "/me/transactions";
 export const STATEMENT_ABOUT = "every top-up, charge, refund and dispute, newest first";
@@ -105,6 +122,7 @@ export function homeJson(view: WalletView, options: PageOptions) {
     ],
     statement: STATEMENT_PATH,
     login_by_payment: LOGIN_BY_PAYMENT,
+    agents: AGENT_FACTS,
     ...(options.notice ? { notice: options.notice } : {}),
     ...(options.local ? { local_payment: localPayCommand(view) } : {}),
   };
