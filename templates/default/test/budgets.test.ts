@@ -75,6 +75,17 @@ describe("budget tokens", () => {
     expect(JSON.stringify(list)).not.toContain(body.access_token);
   });
 
+  it("Idempotency-Keys are per token: an agent cannot replay the owner's paid request for free", async () => {
+    const worker = fixture({ prices: { "/paid": 3 } });
+    const visitor = await owner(worker);
+    const agent = agentOf((await mint(worker, visitor, { cap: 1, expires_in: 600 })).body.access_token);
+    const key = { headers: { "Idempotency-Key": "owner-order-1" } };
+    expect((await worker(request("/paid", visitor, key))).status).toBe(200);
+    const replay = await worker(request("/paid", agent, key));
+    expect(replay.status).toBe(422); // the key stands for the owner's request, not the agent's
+    expect(await replay.text()).not.toContain("paid content");
+  });
+
   it("a server error gives the agent's budget back with the price", async () => {
     const worker = fixture({ prices: { "/fail": 4 } });
     const visitor = await owner(worker);

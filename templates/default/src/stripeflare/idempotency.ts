@@ -15,7 +15,7 @@ const KEEP_MS = 24 * 60 * 60 * 1000;
 
 export interface Idempotency {
   key: string;
-  /** SHA-256 of method, URL path and query, and body: what the key stands for. */
+  /** SHA-256 of the presenting token, method, URL path and query, and body: what the key stands for. */
   fingerprint: string;
   /** This attempt's random id. */
   attempt: string;
@@ -33,10 +33,12 @@ export const IDEMPOTENCY_SCHEMA = [
 ];
 
 /**
- * Reads the request's key (undefined: none) and fingerprints it. The body is read here, so the
- * request handed on is a copy with the same body. An error names what is wrong with the header.
+ * Reads the request's key (undefined: none) and fingerprints it with the token that presented
+ * it: keys are per token, so another token of the same wallet (an agent's budget token) cannot
+ * replay the owner's paid request for free. The body is read here, so the request handed on is
+ * a copy with the same body. An error names what is wrong with the header.
  */
-export async function readIdempotency(request: Request): Promise<{ idempotency?: Idempotency; request: Request } | { error: string; status: number }> {
+export async function readIdempotency(request: Request, tokenHash: string | null): Promise<{ idempotency?: Idempotency; request: Request } | { error: string; status: number }> {
   const key = request.headers.get(IDEMPOTENCY_HEADER);
   if (key === null) return { request };
   if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
@@ -53,7 +55,7 @@ export async function readIdempotency(request: Request): Promise<{ idempotency?:
     }
   }
   const url = new URL(request.url);
-  const head = new TextEncoder().encode(`${request.method}\n${url.pathname}${url.search}\n`);
+  const head = new TextEncoder().encode(`${tokenHash ?? "-"}\n${request.method}\n${url.pathname}${url.search}\n`);
   const all = new Uint8Array(head.byteLength + (body?.byteLength ?? 0));
   all.set(head);
   if (body) all.set(new Uint8Array(body), head.byteLength);

@@ -85,7 +85,7 @@ async function serve<E, U extends StripeUser>(
   const cap = maxPrice(request);
   if (typeof cap === "object") return json(400, { error: cap.error, param: "X-Max-Price" });
   const capped = price ? overCap(cap, price) : null;
-  const keyed = await readIdempotency(request);
+  const keyed = await readIdempotency(request, read.kind === "token" ? read.token.hash : null);
   if ("error" in keyed) return json(keyed.status, { error: keyed.error, param: IDEMPOTENCY_HEADER });
   request = keyed.request; // its body was read for the key's fingerprint
   const idempotency = keyed.idempotency;
