@@ -2,8 +2,6 @@
 // added to an existing Worker (add.ts). Each takes what differs between the two (where
 // .dev.vars values come from and how they are saved) as callbacks.
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Flags } from "./args.js";
 import { deployWorker, checkLogin, findWrangler, uploadSecrets } from "./deploy.js";
 import { DEV_VARS_KEYS } from "./dev-vars.js";
@@ -13,7 +11,7 @@ import * as ask from "./prompts.js";
 import { newProjectId, writeState, type ProjectState, type StripeRecord } from "./state.js";
 import type { SummaryInput } from "./summary.js";
 import { heading, info, note, step, withSpinner } from "./ui.js";
-import { parseJsonc } from "./wrangler-config.js";
+import { readWorkerConfig } from "./wrangler-dorm.js";
 
 // The Stripe SDK is the heaviest thing we load (~60 ms): only runs that talk to Stripe pay for it.
 export const loadStripe = () => import("./stripe.js");
@@ -236,12 +234,11 @@ export async function deployProject(input: StripeStepsInput, steps: StripeSteps)
 
 /** The names under `secrets.required` in the project's wrangler config (none when it has no such list). */
 function requiredSecrets(root: string): string[] {
-  const file = ["wrangler.jsonc", "wrangler.json"].map((name) => join(root, name)).find((path) => existsSync(path));
-  if (!file) return [];
+  let required: unknown;
   try {
-    const required = parseJsonc<{ secrets?: { required?: unknown } }>(readFileSync(file, "utf8"), file).secrets?.required;
-    return Array.isArray(required) ? required.filter((name): name is string => typeof name === "string") : [];
+    required = readWorkerConfig(root)?.config.secrets?.required;
   } catch {
-    return [];
+    return []; // a config wrangler cannot read either: its deploy says why
   }
+  return Array.isArray(required) ? required.filter((name): name is string => typeof name === "string") : [];
 }

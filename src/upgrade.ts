@@ -11,7 +11,8 @@ import { readState } from "./state.js";
 import { symlinkProblem, templatesRoot, writableProblem } from "./template.js";
 import { heading, info, note, step } from "./ui.js";
 import { pathMapper, planFiles, planPackageJson, planWranglerConfig, WALLET_PREFIX, type FileAction, type Layout, type Plan } from "./upgrade-plan.js";
-import { changelogBetween, compareVersions, currentChangelog, currentRelease, installedVersion, pastReleases, releasedContent, type ChangelogEntry } from "./wallet-history.js";
+import { isWalletDir } from "./wallet.js";
+import { changelogBetween, compareVersions, currentChangelog, currentRelease, currentVersion, installedVersion, pastReleases, releasedContent, securityFixes, type ChangelogEntry } from "./wallet-history.js";
 import { readWorkerConfig } from "./wrangler-dorm.js";
 
 interface Found {
@@ -19,21 +20,21 @@ interface Found {
   layout: Layout;
   walletDir: string;
   shown: string;
+  /** The project's currency (its .stripeflare.json), for a wrangler.jsonc that lacks one. */
+  currency: string;
 }
 
 /** Where the wallet is: src/stripeflare/ of a project this CLI made, or beside an `add`ed Worker's main module. */
 function findWallet(root: string, where: string): Found {
-  const isWallet = (dir: string) => existsSync(join(dir, "index.ts")) && readFileSync(join(dir, "index.ts"), "utf8").includes("withStripeflare");
   const state = guard(() => readState(root));
+  const found = (layout: Layout, walletDir: string): Found => ({ root, layout, walletDir, shown: relative(root, walletDir), currency: state?.currency ?? "usd" });
   const templateDir = join(root, WALLET_PREFIX);
-  if (isWallet(templateDir) && (state?.scaffolded || existsSync(join(root, "scripts", "stripe-local.ts")))) {
-    return { root, layout: "template", walletDir: templateDir, shown: relative(root, templateDir) };
-  }
-  const worker = existsSync(root) ? guard(() => readWorkerConfig(root)) : undefined;
+  if (isWalletDir(templateDir) && (state?.scaffolded || existsSync(join(root, "scripts", "stripe-local.ts")))) return found("template", templateDir);
+  const worker = guard(() => readWorkerConfig(root));
   const main = typeof worker?.config.main === "string" ? resolve(root, worker.config.main) : undefined;
   const beside = main && join(dirname(main), "stripeflare");
-  if (beside && isWallet(beside)) return { root, layout: "add", walletDir: beside, shown: relative(root, beside) };
-  if (isWallet(templateDir)) return { root, layout: "add", walletDir: templateDir, shown: relative(root, templateDir) };
+  if (beside && isWalletDir(beside)) return found("add", beside);
+  if (isWalletDir(templateDir)) return found("add", templateDir);
   return fail(
     `no Stripeflare wallet in ${where}: looked for src/stripeflare/index.ts${beside ? ` and ${relative(root, beside)}/index.ts` : ""}. Run upgrade in the project's folder (or pass it: create-stripeflare upgrade ./my-api)`,
   );
@@ -48,10 +49,9 @@ export function walletBehind(root: string): string | undefined {
     const dir = join(root, WALLET_PREFIX);
     if (!existsSync(join(dir, "index.ts"))) return undefined;
     const installed = installedVersion(dir, WALLET_PREFIX.slice(0, -1)).version;
-    const current = currentRelease().version;
+    const current = currentVersion();
     if (compareVersions(installed, current) >= 0) return undefined;
-    const entries = changelogBetween(currentChangelog(), installed, current);
-    const security = entries.reduce((n, entry) => n + (entry.sections.find((s) => s.title === "Security")?.items.length ?? 0), 0);
+    const security = securityFixes(changelogBetween(currentChangelog(), installed, current));
     return `the wallet in src/stripeflare/ is ${installed}; ${current} is out${security ? ` with ${security} security fix${security === 1 ? "" : "es"}` : ""}: npx create-stripeflare@latest upgrade (keeps your edits)`;
   } catch {
     return undefined; // upgrade --check says what is wrong with it
@@ -80,7 +80,7 @@ export async function upgrade(flags: Flags): Promise<number> {
     fail(`${found.shown} is wallet ${installed.version}, newer than the ${current.version} this create-stripeflare carries: run \`npx create-stripeflare@latest upgrade\``);
   }
   const entries = changelogBetween(currentChangelog(), installed.version, current.version);
-  const security = entries.reduce((n, entry) => n + (entry.sections.find((s) => s.title === "Security")?.items.length ?? 0), 0);
+  const security = securityFixes(entries);
   const base = (order === 0 ? current : pastReleases().find((release) => release.version === installed.version)) ??
     fail(`${found.shown} says wallet ${installed.version}, a version this create-stripeflare has no record of: run \`npx create-stripeflare@latest upgrade\``);
 
@@ -124,34 +124,28 @@ function makePlan(found: Found, base: NonNullable<ReturnType<typeof pastReleases
     };
     const pkgFile = join(found.root, "package.json");
     if (existsSync(pkgFile)) {
-      const text = readFileSync(pkgFile, "utf8");
-      guard(() => {
-        try {
-          JSON.parse(text);
-        } catch {
-          throw new Error("package.json does not parse: fix it, then run upgrade again (nothing was changed)");
-        }
-      });
       const next = JSON.parse(readFileSync(current.source["package.json"]!, "utf8"));
-      const edit = planPackageJson(text, json(base.files["package.json"]), next);
-      if (edit.text !== text || edit.kept.length) configs.push({ path: "package.json", ...edit });
+      let edit: ReturnType<typeof planPackageJson>;
+      try {
+        edit = planPackageJson(readFileSync(pkgFile, "utf8"), json(base.files["package.json"]), next);
+      } catch {
+        return fail("package.json does not parse: fix it, then run upgrade again (nothing was changed)");
+      }
+      if (edit.changes.length || edit.kept.length) configs.push({ path: "package.json", ...edit });
     }
     const wranglerFile = join(found.root, "wrangler.jsonc");
     if (existsSync(wranglerFile)) {
-      const text = readFileSync(wranglerFile, "utf8");
-      const next = guard(() => JSON.parse(JSON.stringify(readWorkerConfig(join(templatesRoot(), "default"))?.config ?? {})));
-      const currency = readState(found.root)?.currency ?? "usd";
-      const edit = guard(() => {
-        try {
-          return planWranglerConfig(text, next, currency);
-        } catch (error) {
-          throw new Error(`${(error as Error).message}: fix it, then run upgrade again (nothing was changed)`);
-        }
-      });
-      if (edit.text !== text) configs.push({ path: "wrangler.jsonc", ...edit });
+      const next = guard(() => readWorkerConfig(join(templatesRoot(), "default"))?.config ?? {});
+      let edit: ReturnType<typeof planWranglerConfig>;
+      try {
+        edit = planWranglerConfig(readFileSync(wranglerFile, "utf8"), next, found.currency);
+      } catch (error) {
+        return fail(`${(error as Error).message}: fix it, then run upgrade again (nothing was changed)`);
+      }
+      if (edit.changes.length) configs.push({ path: "wrangler.jsonc", ...edit });
     }
   }
-  return { actions, configs: configs.filter((c) => c.text !== readFileSync(join(found.root, c.path), "utf8") || c.kept.length) };
+  return { actions, configs };
 }
 
 const STAGED = ".stripeflare-upgrade";
@@ -163,7 +157,7 @@ async function apply(root: string, plan: Plan): Promise<void> {
     if (action.kind === "write" || action.kind === "conflict") writes.push([action.path, action.content]);
     if (action.kind === "conflict") writes.push([action.keptAs, action.yours]);
   }
-  for (const config of plan.configs) if (config.text !== readFileSync(join(root, config.path), "utf8")) writes.push([config.path, config.text]);
+  for (const config of plan.configs) if (config.changes.length) writes.push([config.path, config.text]);
   const deletes = plan.actions.filter((a) => a.kind === "delete").map((a) => a.path);
   const targets = [...writes.map(([path]) => path), ...deletes];
   // Every file written, deleted or staged: a link planted at any of them (or above) would send

@@ -33,11 +33,18 @@ function historyRoot(): string {
   return resolve(templatesRoot(), "..", "history");
 }
 
-/** The template this CLI carries, as a release: its files as a new project gets them. */
-export function currentRelease(template = "default"): Release & { source: Record<string, string> } {
+/** The version of the wallet this CLI carries (without hashing the template, as currentRelease does). */
+export function currentVersion(template = "default"): string {
   const dir = join(templatesRoot(), template);
   const version = VERSION_LINE.exec(readFileSync(join(dir, "src/stripeflare/version.ts"), "utf8"))?.[1];
   if (!version) throw new Error(`the bundled wallet has no WALLET_VERSION (${dir}); reinstall create-stripeflare`);
+  return version;
+}
+
+/** The template this CLI carries, as a release: its files as a new project gets them. */
+export function currentRelease(template = "default"): Release & { source: Record<string, string> } {
+  const dir = join(templatesRoot(), template);
+  const version = currentVersion(template);
   const files: Record<string, string> = {};
   const source: Record<string, string> = {};
   for (const [from, target] of templateFileList(dir)) {
@@ -104,6 +111,11 @@ export function changelogBetween(text: string, after: string, upTo: string): Cha
     else if (/^\S/.test(line) && !/^#/.test(line) && !section) entry.sections.push((section = { title: "", items: [line.trim()] }));
   }
   return entries;
+}
+
+/** How many security fixes the entries hold. */
+export function securityFixes(entries: ChangelogEntry[]): number {
+  return entries.reduce((n, entry) => n + (entry.sections.find((s) => s.title === "Security")?.items.length ?? 0), 0);
 }
 
 export function currentChangelog(template = "default"): string {

@@ -22,6 +22,12 @@ function walletFiles(dir: string, rel = ""): string[] {
 
 export type WalletCopy = "copied" | "present" | "differs";
 
+/** Whether `dir` holds the Stripeflare wallet (its index.ts exports withStripeflare). */
+export function isWalletDir(dir: string): boolean {
+  const index = join(dir, "index.ts");
+  return existsSync(index) && readFileSync(index, "utf8").includes("withStripeflare");
+}
+
 /**
  * Copies the wallet into `dest`. A folder from an earlier run is left alone (it may have been
  * edited): "present" when it matches this version's wallet, "differs" otherwise. A folder of that
@@ -31,8 +37,7 @@ export function copyWallet(dest: string, shownAs: string): WalletCopy {
   const source = walletSource();
   if (!existsSync(join(source, "index.ts"))) throw new Error(`the bundled wallet is missing (${source}); reinstall create-stripeflare`);
   if (existsSync(dest)) {
-    const index = join(dest, "index.ts");
-    if (!existsSync(index) || !readFileSync(index, "utf8").includes("withStripeflare")) {
+    if (!isWalletDir(dest)) {
       throw new Error(`${shownAs} already exists and is not the Stripeflare wallet: move it away first`);
     }
     const same = walletFiles(source).every((file) => existsSync(join(dest, file)) && readFileSync(join(dest, file)).equals(readFileSync(join(source, file))));

@@ -1,9 +1,10 @@
 // wrangler.jsonc is edited as text with jsonc-parser so the template's comments and layout survive.
 // compatibility_date is deliberately left as the template set it: the template pins it to what its
 // pinned wrangler/workerd supports, and "today" could be newer than that.
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { applyEdits, findNodeAtLocation, modify, parse, parseTree, type ParseError } from "jsonc-parser";
+import { writeFileAtomic } from "./dev-vars.js";
 
 const FORMAT = { formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" } };
 
@@ -79,16 +80,10 @@ export function updateWranglerConfig(dir: string, name: string, domain?: string,
 }
 
 /**
- * Replaces a wrangler config in one step (a sibling file renamed over it): a `wrangler dev`
- * that is running watches the file and would otherwise read it half-written ("ValueExpected").
+ * Replaces a wrangler config in one step (dev-vars.ts's write-then-rename, keeping the file's
+ * mode): a `wrangler dev` that is running watches the file and would otherwise read it
+ * half-written ("ValueExpected").
  */
 export function writeConfigFile(file: string, text: string): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temp, text, { mode: statSync(file).mode & 0o777 });
-    renameSync(temp, file);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(file, text, statSync(file).mode & 0o777);
 }
