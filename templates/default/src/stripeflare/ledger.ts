@@ -23,7 +23,7 @@
 //   description, currency, created_at (ISO 8601 UTC, millisecond precision)
 // Invariant: users.balance = SUM(amount) for the account. Only /db/* (admin) can break it.
 
-import { BUDGET_SCHEMA, budgetOf, budgetRefusal, spendBudget } from "./budgets";
+import { BUDGET_SCHEMA, budgetOf, budgetRefusal, presentedToken, spendBudget } from "./budgets";
 import { conflictMessage, forgetIdempotentCharge, IDEMPOTENCY_SCHEMA, idempotencyState, recordIdempotentCharge, replayMessage, type Idempotency } from "./idempotency";
 import { addToken, markUpgraded } from "./tokens";
 import type {
@@ -216,9 +216,8 @@ export function readSession(
   // A database holds an account's row only together with the tokens that open it (the credit
   // that creates it, or the app's first write through ctx.client, registers the token), so a
   // token that is not listed opens nothing here: rotated away, revoked, or forged.
-  const known =
-    tokenHash === null ||
-    sql.exec(`SELECT 1 FROM stripeflare_tokens WHERE token_hash = ?`, tokenHash).toArray().length > 0;
+  const presented = tokenHash === null ? undefined : presentedToken(sql, tokenHash);
+  const known = tokenHash === null || presented !== undefined;
   const user = userRow(sql, account);
   if (!known && (user || sql.exec(`SELECT 1 FROM stripeflare_tokens LIMIT 1`).toArray().length > 0)) {
     return { kind: "unknown-token" };
@@ -226,7 +225,7 @@ export function readSession(
   if (!user) return { kind: "visitor" };
   // A budget token opens nothing once expired or revoked, nor after its wallet was merged into
   // another (login by payment): its budget lives here, not where the money went.
-  const budget = budgetOf(sql, tokenHash);
+  const budget = presented?.budget ?? null;
   const target = user.verified_user_access_token;
   if (budget && (budget.revoked || budget.expiresAt <= Date.now() || (typeof target === "string" && target !== account))) {
     return { kind: "unknown-token" };
@@ -245,15 +244,15 @@ export function readSession(
     sql.exec(`UPDATE users SET client_reference_id = ? WHERE access_token = ?`, clientReferenceId, account);
     user.client_reference_id = clientReferenceId;
   }
-  // A retry with an Idempotency-Key already charged (or used for another request) is known now,
-  // before the handler runs.
-  const state = idempotency ? idempotencyState(sql, idempotency) : undefined;
-  const held = budget ? { id: budget.id, tokenHash: budget.tokenHash, label: budget.label, cap: budget.cap, spent: budget.spent, expiresAt: budget.expiresAt } : undefined;
-  if (!charge || state === "conflict") return { kind: "user", user, registered, idempotency: state, budget: held };
+  const session = { kind: "user" as const, user, registered, budget: budget ?? undefined };
+  // What an Idempotency-Key means (a retry already charged, or another request's key) is known
+  // now, before the handler runs: from the declared price's charge, or asked on its own.
+  if (!charge) return { ...session, idempotency: idempotency && idempotencyState(sql, idempotency) };
   const result = chargeAccount(sql, account, { ...charge, idempotency, budgetTokenHash: budget?.tokenHash });
   if (result.charged) user.balance = result.balance!;
-  if (held && result.charged && !result.replayed) held.spent += charge.amount;
-  return { kind: "user", user, registered, charge: result, idempotency: state, budget: held };
+  if (session.budget && result.charged && !result.replayed) session.budget.spent += charge.amount;
+  const state = !idempotency ? undefined : result.conflict ? "conflict" : result.replayed ? "replay" : "new";
+  return { ...session, charge: result, idempotency: state };
 }
 
 /**
@@ -391,8 +390,10 @@ function ledgerRow(sql: SqlStorage, kind: string, reference: string): { amount: 
 
 // ---- the statement ---------------------------------------------------------------------
 
-/** Up to `limit` ledger rows older than row `before` (null: the newest), newest first. */
-/** The statement, newest first; `onlyToken`: a budget token's own rows only. */
+/**
+ * Up to `limit` ledger rows older than row `before` (null: the newest), newest first;
+ * `onlyToken`: a budget token's own rows only.
+ */
 export function statementRows(sql: SqlStorage, before: number | null, limit: number, onlyToken: string | null = null): StatementEntry[] {
   return sql
     .exec<StatementEntry & Record<string, SqlStorageValue>>(

@@ -107,11 +107,11 @@ async function serve<E, U extends StripeUser>(
     response = me(request, session);
   } else if (pathname === STATEMENT_PATH) {
     response = await statement(request, env, session);
-  } else if ((pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH || isTokensPath(pathname)) && crossSite) {
+  } else if (isTokenRoute(pathname) && crossSite) {
     // Another site must not rotate a visitor's token away (or hand its browser a new identity),
     // nor mint, list or revoke its budget tokens.
     response = json(403, { error: `Refused: ${pathname} only answers requests from this site` });
-  } else if ((pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH) && session.budget) {
+  } else if (isTokenRoute(pathname) && session.budget) {
     response = json(403, { error: `Refused: a budget token cannot use ${pathname}; the wallet's own token can` });
   } else if (isTokensPath(pathname)) {
     response = await tokensApi(request, env, session, pathname);
@@ -151,6 +151,8 @@ async function serve<E, U extends StripeUser>(
 }
 
 const isTokensPath = (pathname: string) => pathname === TOKENS_PATH || pathname.startsWith(`${TOKENS_PATH}/`);
+/** Routes that change which tokens open the wallet: the owner's, from this site only. */
+const isTokenRoute = (pathname: string) => pathname === "/rotate-token" || pathname === SIGN_OUT_OTHERS_PATH || isTokensPath(pathname);
 
 function invalidBearer(request: Request, pathname: string, message: string): Response {
   console.warn(`[stripeflare] ${request.method} ${pathname}: ${message}`);
@@ -173,19 +175,18 @@ function notChargedResponse(request: Request, reason: string, url: URL): Respons
   return json(403, { error: `Not charged: ${reason}. Open ${url.origin}${url.pathname} on this site itself.` });
 }
 
-/** Gives back what this request charged (a 5xx or a handler that threw): one ledger row. */
 /** What this request charged so far, and whether an earlier attempt (Idempotency-Key) had. */
 interface Tally {
   charged: number;
   replayed: boolean;
 }
 
+/** Gives back what this request charged (a 5xx or a handler that threw): one ledger row. */
 async function giveBack<U extends StripeUser>(env: StripeflareEnv, session: Session<U>, tally: Tally, requestLine: string) {
   if (tally.charged <= 0) return;
   const setup = session.dbs.account(session.account);
   // With an Idempotency-Key the key is forgotten too: the retry of a failed request is charged.
   const balance = await stub(env, setup).reverseCharge(setup, session.account, tally.charged, requestLine, session.idempotency, session.budget?.tokenHash);
-  if (session.budget) session.budget.spent -= tally.charged;
   console.warn(`[stripeflare] ${requestLine} failed after charging ${tally.charged}; given back (balance ${balance})`);
   session.user.balance = balance;
   tally.charged = 0;
@@ -254,7 +255,6 @@ async function chargeAccount<U extends StripeUser>(
   reference: string,
   description: string,
 ): Promise<ChargeResult> {
-  const idempotency = session.idempotency;
   const problem = invalidAmount(amount);
   if (problem) {
     console.warn(`[stripeflare] charge refused: ${problem}`);
@@ -262,9 +262,8 @@ async function chargeAccount<U extends StripeUser>(
   }
   const setup = session.dbs.account(session.account);
   const budgetTokenHash = session.budget?.tokenHash;
-  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description, idempotency, budgetTokenHash });
+  const result = await stub(env, setup).charge(setup, session.account, { amount, allowNegativeBalance, reference, description, idempotency: session.idempotency, budgetTokenHash });
   if (result.balance !== undefined) session.user.balance = result.balance;
-  if (session.budget && result.charged && !result.replayed) session.budget.spent += amount;
   return result;
 }
 

@@ -34,10 +34,10 @@ export function me<U extends StripeUser>(request: Request, session: Session<U>):
 /**
  * /me/tokens: budget tokens for agents (./budgets.ts). POST mints one (JSON body: cap in cents,
  * expires_in seconds, label) and answers its access_token, once; GET lists them; DELETE
- * /me/tokens/<id> revokes one. The wallet's own full token only: a budget token cannot make more.
+ * /me/tokens/<id> revokes one. The middleware lets only the wallet's own full token, from this
+ * site or a script, reach it.
  */
 export async function tokensApi<U extends StripeUser>(request: Request, env: StripeflareEnv, session: Session<U>, pathname: string): Promise<Response> {
-  if (session.budget) return json(403, { error: "A budget token cannot mint, list or revoke tokens: use the wallet's own token" });
   if (!session.hasRow || !session.registered) return json(409, { error: "This wallet has no account yet: top it up first, then give an agent a budget" });
   const setup = session.dbs.account(session.account);
   const id = pathname.slice(TOKENS_PATH.length + 1);
