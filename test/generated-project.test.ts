@@ -5,31 +5,9 @@ import { spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, cleanupTempDirs, fileMode, NODE_20, NODE_22, readJson, readWranglerConfig, runCli, tempDir } from "./helpers";
+import { cleanupTempDirs, fileMode, NODE_20, NODE_22, projectEnv, readJson, readWranglerConfig, runCli, tempDir } from "./helpers";
 
 const MINUTE = 60_000;
-
-/**
- * What a developer's shell has in the new project: a scratch HOME (no ~/.stripeflare.dev.vars,
- * no wrangler login), no Stripe keys, and Node 22 (root devDependency `node@22`) first on
- * PATH, since wrangler and vitest 5 need it. npm's cache stays the real one, for --prefer-offline.
- */
-function projectEnv(home: string): NodeJS.ProcessEnv {
-  const realHome = process.env.HOME ?? home;
-  // How this machine reaches the npm registry (proxy, CA bundle, ~/.npmrc) stays as it is.
-  const network = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => /^(https?_proxy|no_proxy|node_extra_ca_certs|ssl_cert_(file|dir))$/i.test(key)),
-  );
-  const env = cleanEnv(home, {
-    ...network,
-    PATH: [dirname(NODE_22), process.env.PATH].join(delimiter),
-    npm_config_userconfig: process.env.npm_config_userconfig ?? join(realHome, ".npmrc"),
-    npm_config_cache: process.env.npm_config_cache ?? join(realHome, ".npm"),
-    WRANGLER_SEND_METRICS: "false",
-    CI: "true",
-  });
-  return env as NodeJS.ProcessEnv;
-}
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeout: number) {
   const result = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout, maxBuffer: 64 * 1024 * 1024 });
@@ -44,7 +22,7 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
   beforeAll(async () => {
     scratch = tempDir("stripeflare-fork-");
     project = join(scratch, "my-paid-api");
-    env = projectEnv(scratch);
+    env = projectEnv(scratch, { CI: "true" });
     const scaffold = await runCli([project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes"], {
       cwd: scratch,
       env: { HOME: scratch },

@@ -6,9 +6,9 @@
 // Then the upgraded project installs, type-checks, passes its own tests and bundles.
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, cleanEnv, cleanupTempDirs, freePort, NODE_22, startInBackground, stopProcess, tempDir, writeOldProject } from "./helpers/index.js";
+import { BIN, cleanupTempDirs, freePort, NODE_22, projectEnv, startInBackground, stopProcess, tempDir, writeOldProject } from "./helpers/index.js";
 
 const MINUTE = 60_000;
 
@@ -64,15 +64,7 @@ describe("a 1.0.0 project with real accounts, upgraded", () => {
     project = join(scratch, "old-api");
     mkdirSync(project);
     writeOldProject(project, "1.0.0", "old-api", { linkNodeModules: false });
-    const realHome = process.env.HOME ?? scratch;
-    env = cleanEnv(scratch, {
-      PATH: [dirname(NODE_22), process.env.PATH].join(delimiter),
-      npm_config_userconfig: process.env.npm_config_userconfig ?? join(realHome, ".npmrc"),
-      npm_config_cache: process.env.npm_config_cache ?? join(realHome, ".npm"),
-      npm_config_prefer_offline: "true",
-      WRANGLER_SEND_METRICS: "false",
-      CI: "true",
-    }) as NodeJS.ProcessEnv;
+    env = projectEnv(scratch, { npm_config_prefer_offline: "true", CI: "true" });
   });
 
   afterAll(async () => {

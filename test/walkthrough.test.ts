@@ -11,9 +11,9 @@
 // README's own advice when 12111 or 8787 is taken). Real npm, wrangler, workerd; no Stripe.
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, cleanEnv, cleanupTempDirs, freePort, NODE_22, readDevVarsFile, readState, ROOT, startInBackground, stopProcess, tempDir } from "./helpers/index.js";
+import { BIN, cleanupTempDirs, freePort, projectEnv, readDevVarsFile, readState, ROOT, startInBackground, stopProcess, tempDir } from "./helpers/index.js";
 
 const MINUTE = 60_000;
 
@@ -70,21 +70,7 @@ describe("the newcomer's walkthrough, as the READMEs tell it", () => {
   beforeAll(() => {
     scratch = tempDir("stripeflare-walkthrough-");
     project = join(scratch, "my-api");
-    // A developer's shell: Node 22 first on PATH, a scratch HOME, npm's real cache and config.
-    const realHome = process.env.HOME ?? scratch;
-    const network = Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => /^(https?_proxy|no_proxy|node_extra_ca_certs|ssl_cert_(file|dir))$/i.test(key)),
-    );
-    env = cleanEnv(scratch, {
-      ...network,
-      PATH: [dirname(NODE_22), process.env.PATH].join(delimiter),
-      npm_config_userconfig: process.env.npm_config_userconfig ?? join(realHome, ".npmrc"),
-      npm_config_cache: process.env.npm_config_cache ?? join(realHome, ".npm"),
-      npm_config_prefer_offline: "true",
-      npm_config_audit: "false",
-      npm_config_fund: "false",
-      WRANGLER_SEND_METRICS: "false",
-    }) as NodeJS.ProcessEnv;
+    env = projectEnv(scratch, { npm_config_prefer_offline: "true", npm_config_audit: "false", npm_config_fund: "false" });
   });
 
   afterAll(async () => {

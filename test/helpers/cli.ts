@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -76,6 +76,27 @@ export function cleanEnv(home: string, extra: Record<string, string | undefined>
   };
   // A key given as undefined in `extra` removes it (e.g. to run without a git identity).
   return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * What a developer's shell has in a new project: a scratch HOME (no ~/.stripeflare.dev.vars,
+ * no wrangler login), no Stripe keys, and Node 22 (root devDependency `node@22`) first on
+ * PATH, since wrangler and vitest 5 need it. How this machine reaches the npm registry (proxy,
+ * CA bundle, ~/.npmrc) and npm's cache stay the real ones, for --prefer-offline.
+ */
+export function projectEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const realHome = process.env.HOME ?? home;
+  const network = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => /^(https?_proxy|no_proxy|node_extra_ca_certs|ssl_cert_(file|dir))$/i.test(key)),
+  );
+  return cleanEnv(home, {
+    ...network,
+    PATH: [dirname(NODE_22), process.env.PATH].join(delimiter),
+    npm_config_userconfig: process.env.npm_config_userconfig ?? join(realHome, ".npmrc"),
+    npm_config_cache: process.env.npm_config_cache ?? join(realHome, ".npm"),
+    WRANGLER_SEND_METRICS: "false",
+    ...extra,
+  }) as NodeJS.ProcessEnv;
 }
 
 /** Runs `create-stripeflare ...args`; never throws on a non-zero exit (check `exitCode`). */

@@ -1,4 +1,4 @@
-export { BIN, NODE_20, NODE_22, ROOT, cleanEnv, cleanupTempDirs, ensureBuilt, findSystemNode, runCli, tempDir, type CliOptions } from "./cli.js";
+export { BIN, NODE_20, NODE_22, ROOT, cleanEnv, cleanupTempDirs, ensureBuilt, findSystemNode, projectEnv, runCli, tempDir, type CliOptions } from "./cli.js";
 export { runInTerminal, type Exchange, type PtyResult } from "./pty.js";
 export { applyPrintedChange, fileMode, readDevVarsFile, readJson, readState, readWranglerConfig } from "./project.js";
 export { startStripeStandIn, type Failure, type RecordedRequest, type StripeStandIn } from "./stripe-stand-in.js";

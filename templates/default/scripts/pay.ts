@@ -16,6 +16,8 @@
 //   pay/events.ts     the events, signed and delivered to the local Worker
 import { parseArgs } from "node:util";
 import Stripe from "stripe";
+// Money as people read it ($5.00, ¥500), the same function the page uses.
+import { formatMoney } from "../src/page/view.ts";
 import { LOCAL_STRIPE_API_BASE, LOCAL_STRIPE_SECRET, localSetup, readDevVars, updateDevVars } from "./pay/dev-vars.ts";
 import { chargeRefundedEvent, checkoutCompletedEvent, deliver } from "./pay/events.ts";
 import { checkoutSession, isLoopbackHost, recordPayment, refundPayment, type PaymentRequest } from "./pay/stand-in.ts";
@@ -158,15 +160,6 @@ export function parsePayArgs(argv: string[]): { setup: boolean; help: boolean; o
 }
 
 // ---------------------------------------------------------------------------------------
-
-/**
- * An amount in a currency's smallest unit, as people read it: 500 usd -> "$5.00", 500 jpy ->
- * "¥500". (The Worker and its JSON count in the smallest unit; only this output converts.)
- */
-export function formatMoney(minor: number, currency: string): string {
-  const format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
-  return format.format(minor / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-}
 
 function jsonOf(text: string): Record<string, unknown> | undefined {
   try {
