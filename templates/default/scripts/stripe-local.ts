@@ -11,6 +11,8 @@
 //   POST /local/payment_links            a Payment Link with a given URL and price (JSON), or the
 //                                        one already there with that URL
 //   POST /local/refunds/:id/fail         a refund of pm_card_refundFail fails, as it would later
+// Shared Payment Tokens (preview API, ./stripe-local/shared-payment.ts): the test helper that
+// grants one, and PaymentIntents confirmed with `shared_payment_granted_token` (agents, MPP).
 // State lives in memory.
 //
 //   npm run stripe-local [-- --port 12111]      then STRIPE_API_BASE=http://127.0.0.1:12111
@@ -28,10 +30,12 @@ import { Store, type Kind } from "./stripe-local/catalog.ts";
 import { apiError, parseForm, type Form } from "./stripe-local/form.ts";
 import { invalid, list as listPage, localId, StripeApiError, type LocalCheckoutSession } from "./stripe-local/objects.ts";
 import { StripeLocalState } from "./stripe-local/state.ts";
+import { SharedPaymentTokens } from "./stripe-local/shared-payment.ts";
 
 export * from "./stripe-local/objects.ts";
 export { StripeLocalState } from "./stripe-local/state.ts";
 export { Store, type Kind } from "./stripe-local/catalog.ts";
+export { SharedPaymentTokens, type LocalGrantedToken } from "./stripe-local/shared-payment.ts";
 
 export interface RecordedRequest {
   method: string;
@@ -79,6 +83,7 @@ export interface StripeLocal {
   port: number;
   state: StripeLocalState;
   catalog: Store;
+  sharedPayment: SharedPaymentTokens;
   requests: RecordedRequest[];
   fail(failure: Failure): void;
   clearFailures(): void;
@@ -91,6 +96,7 @@ export interface StripeLocal {
 export async function startStripeLocal(options: StripeLocalOptions = {}): Promise<StripeLocal> {
   const state = new StripeLocalState();
   const catalog = new Store();
+  const sharedPayment = new SharedPaymentTokens();
   const requests: RecordedRequest[] = [];
   const failures: (Failure & { seen: number })[] = [];
   const idempotency = new Map<string, { fingerprint: string; status: number; body: string }>();
@@ -183,7 +189,19 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
     const legacy = key.includes("_legacy_") && !request.headers["stripe-version"];
     const body = new URLSearchParams(request.headers["content-type"]?.includes("json") ? "" : rawBody);
     const expand = expandOf(url, body);
-    if (method === "POST" && path === "/v1/payment_intents") return state.createPaymentIntent(body);
+    const version = request.headers["stripe-version"] as string | undefined;
+    if (method === "POST" && path === "/v1/test_helpers/shared_payment/granted_tokens") return sharedPayment.grant(body, livemode, version);
+    if (method === "GET" && (match = /^\/v1\/shared_payment\/granted_tokens\/([^/]+)$/.exec(path))) return sharedPayment.retrieve(decodeURIComponent(match[1]!), livemode, version);
+    if (method === "POST" && path === "/v1/payment_intents") {
+      const spt = body.get("shared_payment_granted_token");
+      if (spt === null) return state.createPaymentIntent(body);
+      // An agent's Shared Payment Token pays with the card it was granted for, once.
+      const paid = new URLSearchParams(body);
+      paid.set("payment_method", sharedPayment.paymentMethodFor(body, livemode, version));
+      const intent = state.createPaymentIntent(paid, { shared_payment_granted_token: spt });
+      sharedPayment.consume(spt);
+      return intent;
+    }
     if (method === "GET" && (match = /^\/v1\/payment_intents\/([^/]+)$/.exec(path))) return state.paymentIntent(decodeURIComponent(match[1]!), expand, legacy);
     if (method === "GET" && (match = /^\/v1\/charges\/([^/]+)$/.exec(path))) return state.charge(decodeURIComponent(match[1]!), expand);
     if (method === "POST" && path === "/v1/refunds") return state.createRefund(body);
@@ -272,6 +290,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
     port: actual,
     state,
     catalog,
+    sharedPayment,
     requests,
     fail: (failure) => void failures.push({ ...failure, seen: 0 }),
     clearFailures: () => void failures.splice(0),

@@ -18,6 +18,9 @@ const TITLE = "Stripeflare";
 /** The example paid route. The page, the JSON, the Markdown and the statement all describe it from here. */
 const CHARGE = { method: "POST", path: "/charge", price: 1, description: "The example paid route" } as const;
 
+/** Agent payments (MPP) are on once STRIPE_NETWORK_ID is set (see wrangler.jsonc). */
+const takesAgentPayments = (env: Env) => !!env.STRIPE_NETWORK_ID;
+
 // Charging without a request (a queue consumer, a cron trigger) goes through `chargeUser`,
 // given the visitor's access token (their `access_token` cookie or Bearer token, which the
 // request that queued the job passed along):
@@ -44,7 +47,7 @@ export default {
         // Refuse up front while the wallet is short: the answer says how to pay (link, price,
         // balance) in the format the caller asked for.
         if (ctx.user.balance < CHARGE.price) {
-          return paymentRequiredResponse(request, view, CHARGE.price, pageOptions(request, TITLE, CHARGE));
+          return paymentRequiredResponse(request, view, CHARGE.price, pageOptions(request, TITLE, CHARGE, undefined, takesAgentPayments(env)));
         }
         // X-Price makes the wallet charge this response's price (in cents) after the handler;
         // X-Price-Description is what the visitor's statement (/me/transactions) says about it.
@@ -52,7 +55,7 @@ export default {
       }
 
       if (url.pathname === "/") {
-        return homeResponse(request, view, pageOptions(request, TITLE, CHARGE, spentNotice(url, env.CURRENCY)));
+        return homeResponse(request, view, pageOptions(request, TITLE, CHARGE, spentNotice(url, env.CURRENCY), takesAgentPayments(env)));
       }
 
       return new Response(`Hello ${ctx.user.name || "Anonymous"}!\n`, {
@@ -63,7 +66,10 @@ export default {
       // The wallet's own 402 (an X-Price the balance could not cover after all, for example
       // when two requests raced for the last cent) looks like the app's: page, JSON or Markdown.
       paymentRequired: (request, refused, env) =>
-        paymentRequiredResponse(request, walletView(refused, env.CURRENCY), refused.price, pageOptions(request, TITLE, CHARGE)),
+        paymentRequiredResponse(request, walletView(refused, env.CURRENCY), refused.price, pageOptions(request, TITLE, CHARGE, undefined, takesAgentPayments(env))),
+      // Every 402 also carries an MPP challenge agents pay by themselves (Stripe Shared Payment
+      // Tokens), once STRIPE_NETWORK_ID and TOP_UP_AMOUNT are set; until then, nothing changes.
+      agentPayments: true,
     },
   ),
 } satisfies ExportedHandler<Env>;

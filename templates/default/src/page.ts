@@ -76,9 +76,10 @@ export function pageOptions(
   title: string,
   paidRoute: PaidRoute,
   notice?: string,
+  agentPayments = false,
 ): PageOptions {
   const url = new URL(request.url);
-  return { title, origin: url.origin, paidRoute, notice, local: isLoopbackUrl(url) };
+  return { title, origin: url.origin, paidRoute, notice, local: isLoopbackUrl(url), agentPayments };
 }
 
 function respond(format: Format, body: string, init: ResponseInit = {}): Response {
@@ -117,7 +118,7 @@ export function paymentRequiredResponse(
       ? paymentRequiredHtml(view, price, options)
       : format === "markdown"
         ? paymentRequiredMarkdown(view, price, options)
-        : JSON.stringify(paymentRequiredJson(view, price), null, 2);
+        : JSON.stringify(paymentRequiredJson(view, price, options), null, 2);
   return respond(format, body, {
     status: 402,
     headers: { "X-PaymentLink": view.paymentLink },

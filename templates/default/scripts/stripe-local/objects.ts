@@ -48,6 +48,8 @@ export type LocalPaymentIntent = Pick<
 > & {
   payment_method: string | null;
   latest_charge: string | LocalCharge | null;
+  /** Preview API: the agent's Shared Payment Token that paid it (./shared-payment.ts). */
+  shared_payment_granted_token?: string;
 };
 
 export type LocalRefund = Pick<

@@ -26,7 +26,7 @@ export class StripeLocalState {
   readonly disputes = new Map<string, LocalDispute>();
   readonly checkoutSessions = new Map<string, LocalCheckoutSession>();
 
-  createPaymentIntent(params: URLSearchParams): LocalPaymentIntent {
+  createPaymentIntent(params: URLSearchParams, extra: { shared_payment_granted_token?: string } = {}): LocalPaymentIntent {
     const amountText = params.get("amount");
     if (amountText === null) throw invalid("Missing required param: amount.", "amount", "parameter_missing");
     const amount = Number(amountText);
@@ -71,6 +71,7 @@ export class StripeLocalState {
       receipt_email: params.get("receipt_email"),
       status: paymentMethod === null ? "requires_payment_method" : "requires_confirmation",
       latest_charge: null,
+      ...extra,
     };
     this.paymentIntents.set(id, intent);
     if (confirm) this.confirm(intent);

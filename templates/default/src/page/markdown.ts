@@ -3,6 +3,7 @@
 import {
   AGENT_FACTS,
   formatMoney,
+  MPP_FACTS,
   hasPaymentLink,
   localPayCommand,
   LOGIN_BY_PAYMENT,
@@ -65,6 +66,7 @@ export function homeMarkdown(view: WalletView, options: PageOptions): string {
     `- ${AGENT_FACTS.idempotency}`,
     `- Budget tokens: ${AGENT_FACTS.budget_tokens.about} Mint: \`${AGENT_FACTS.budget_tokens.mint}\` with JSON \`{ "cap": <cents>, "expires_in": <seconds>, "label": "…" }\`.`,
   );
+  if (options.agentPayments) lines.push(`- Paying by itself (${MPP_FACTS.protocol}): ${MPP_FACTS.pay} ${MPP_FACTS.result}`);
   if (options.local) {
     lines.push("", "## Local test payment", "", "```sh", localPayCommand(view), "```");
   }
@@ -81,6 +83,7 @@ export function paymentRequiredMarkdown(view: WalletView, price: number, options
     `- Balance: **${formatMoney(view.balance, view.currency)}**`,
     payLine(view),
   ];
+  if (options.agentPayments) lines.push(`- Agents: ${MPP_FACTS.pay} ${MPP_FACTS.result}`);
   if (options.local) lines.push(`- Local test payment: \`${localPayCommand(view)}\``);
   return lines.join("\n") + "\n";
 }

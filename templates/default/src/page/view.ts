@@ -36,6 +36,8 @@ export interface PageOptions {
    * then shows how to make a local test payment. It changes wording only, never behaviour.
    */
   local?: boolean;
+  /** The Worker takes agent payments (MPP): its 402s carry a challenge an agent can pay itself. */
+  agentPayments?: boolean;
 }
 
 /**
@@ -53,6 +55,13 @@ export const AGENT_FACTS = {
     body: { cap: "cents", expires_in: "seconds (60 to a year; default 30 days)", label: "text" },
     about: "The wallet's owner mints a token for an agent that spends at most cap from the same wallet; GET /me/tokens lists, DELETE /me/tokens/<id> revokes.",
   },
+} as const;
+
+/** How an agent pays a 402 by itself, when the Worker takes agent payments (MPP). */
+export const MPP_FACTS = {
+  protocol: "MPP (HTTP Payment authentication): a 402 carries WWW-Authenticate: Payment … with method \"stripe\", intent \"charge\"",
+  pay: "Pay the challenge with a Stripe Shared Payment Token and retry the request with the credential in Payment-Authorization (keep Authorization: Bearer <token>).",
+  result: "The retry is credited one top-up, served and answered with Payment-Receipt. An agent that sent no token gets its new wallet's token in X-Access-Token.",
 } as const;
 
 /** The wallet's statement of the caller's own ledger (`GET /me/transactions`). */
@@ -122,14 +131,14 @@ export function homeJson(view: WalletView, options: PageOptions) {
     ],
     statement: STATEMENT_PATH,
     login_by_payment: LOGIN_BY_PAYMENT,
-    agents: AGENT_FACTS,
+    agents: options.agentPayments ? { ...AGENT_FACTS, mpp: MPP_FACTS } : AGENT_FACTS,
     ...(options.notice ? { notice: options.notice } : {}),
     ...(options.local ? { local_payment: localPayCommand(view) } : {}),
   };
 }
 
 /** The JSON body of a 402: everything a program needs to pay and retry. */
-export function paymentRequiredJson(view: WalletView, price: number) {
+export function paymentRequiredJson(view: WalletView, price: number, options?: PageOptions) {
   return {
     error: "payment_required",
     message: paymentRequiredSentence(view, price),
@@ -137,6 +146,7 @@ export function paymentRequiredJson(view: WalletView, price: number) {
     balance: view.balance,
     currency: view.currency,
     paymentLink: hasPaymentLink(view) ? view.paymentLink : null,
+    ...(options?.agentPayments ? { agent_payment: MPP_FACTS } : {}),
   };
 }
 

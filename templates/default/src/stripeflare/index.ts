@@ -8,6 +8,7 @@ export { DEFAULT_MIGRATIONS, createClient } from "./databases";
 export { WEBHOOK_EVENTS } from "./webhook";
 /** This copy's version (CHANGELOG.md); `npx create-stripeflare upgrade --check` compares it. */
 export { WALLET_VERSION } from "./version";
+export type { AgentPaymentOffer, AgentPaymentOptions } from "./agent-payments";
 export type {
   ChargeResult,
   DORMClient,

@@ -12,15 +12,17 @@
 // server error gives back what it charged. Any caller may cap what one request costs it
 // (X-Max-Price, ./price-cap.ts) and make a retry safe (Idempotency-Key, ./idempotency.ts).
 
-import { createClient, databases, stub } from "./databases";
+import { agentPayments, offerTopUp, refusal, settle, type AgentPaymentOffer, type AgentPayments } from "./agent-payments";
+import { createClient, databases, stub, type Databases } from "./databases";
 import { parseToken } from "./identity";
 import { invalidAmount } from "./ledger";
 import { PAYMENT_RETURN_PATH, paymentReturn } from "./payment-return";
 import { conflictMessage, IDEMPOTENCY_HEADER, readIdempotency } from "./idempotency";
+import { readCredential, RECEIPT_HEADER } from "./mpp";
 import { maxPrice, overCap } from "./price-cap";
 import { TOKENS_PATH } from "./budgets";
 import { databaseApi, json, me, rotate, SIGN_OUT_OTHERS_PATH, signOutOthers, tokensApi } from "./routes";
-import { isCrossSite, isSafeMethod, loadSession, readToken, sessionCookie, type Session } from "./session";
+import { isCrossSite, isSafeMethod, loadSession, readToken, sessionCookie, type Session, type TokenRead } from "./session";
 import { cleanDescription, statement, STATEMENT_PATH } from "./statement";
 import type {
   ChargeResult,
@@ -72,6 +74,44 @@ async function serve<E, U extends StripeUser>(
   if (read.kind === "malformed" && read.source === "bearer") return invalidBearer(request, pathname, "Malformed Bearer token: expected the access_token this Worker issued");
   if (pathname === PAYMENT_RETURN_PATH) return paymentReturn(request, env, read, dbs);
 
+  // An agent answering a 402's challenge (./agent-payments.ts): settle and credit it, then serve
+  // the request as usual with the wallet's token, and say so in Payment-Receipt.
+  const agent = agentPayments(env, options.agentPayments);
+  const credential = agent ? readCredential(request) : null;
+  if (!agent || !credential) return servePriced(request, env, ctx, handler, options, dbs, url, read, agent);
+  const mayMint = !(isCrossSite(request, url) && !isSafeMethod(request.method));
+  const payer = await loadSession<U>(env, read, dbs, undefined, mayMint);
+  if (!payer) return invalidBearer(request, pathname, "This Bearer token opens no account (rotated away or signed out): use the current one");
+  const price = declaredPrice(options.prices, request, pathname);
+  const settled =
+    "error" in credential
+      ? { kind: "malformed-credential" as const, detail: `Malformed Payment credential: ${credential.error}`, status: 402 as const }
+      : await settle(env, agent, url, payer, read.kind === "token" ? read.token : null, credential, dbs);
+  if (!("receipt" in settled)) return finish(await refusal(env, agent, url, payer, settled, typeof price === "number" ? price : 0), payer, 0);
+  const paid = await servePriced(request, env, ctx, handler, options, dbs, url, { kind: "token", source: "bearer", token: settled.token }, agent);
+  const out = new Response(paid.body, paid);
+  out.headers.set(RECEIPT_HEADER, settled.receipt);
+  // An agent that came without a wallet reads its new wallet's token here (and in Set-Cookie).
+  if (settled.issued && paid.status !== 101) {
+    out.headers.set("X-Access-Token", settled.issued.token);
+    out.headers.append("Set-Cookie", sessionCookie(settled.issued.token));
+  }
+  return out;
+}
+
+/** Everything after the token is read: price, session (and its charge), the route, X-Price. */
+async function servePriced<E, U extends StripeUser>(
+  request: Request,
+  env: E & StripeflareEnv,
+  ctx: ExecutionContext,
+  handler: StripeflareHandler<E, U>,
+  options: StripeflareOptions<U, E>,
+  dbs: Databases,
+  url: URL,
+  read: TokenRead,
+  agent: AgentPayments | null,
+): Promise<Response> {
+  const { pathname } = url;
   const requestLine = `${request.method} ${pathname}`;
   const crossSite = isCrossSite(request, url);
   // Never charged: HEAD (link checkers, prefetch) and a browser's request from another site
@@ -122,9 +162,9 @@ async function serve<E, U extends StripeUser>(
   } else if (price && notCharged) {
     response = notChargedResponse(request, notCharged, url);
   } else if (capped) {
-    response = await paymentRequired(request, env, session, price, capped, options);
+    response = await paymentRequired(request, env, session, price, capped, options, null);
   } else if (price && !session.charge?.charged) {
-    response = await paymentRequired(request, env, session, price, session.charge?.message ?? "Payment required", options);
+    response = await paymentRequired(request, env, session, price, session.charge?.message ?? "Payment required", options, agent);
   } else {
     try {
       response = await handler(request, env, handlerContext(env, ctx, session, requestLine, notCharged, tally, cap));
@@ -142,7 +182,9 @@ async function serve<E, U extends StripeUser>(
         response = notChargedResponse(request, notCharged, url);
       }
     } else {
-      const result = await chargeResponsePrice(env, request, requestLine, response, session, options, { cap, tally });
+      // The app's own 402 (it refused up front) is machine-payable too.
+      if (response.status === 402 && agent && !session.budget) response = await withTopUpChallenge(env, request, agent, session, response, 0);
+      const result = await chargeResponsePrice(env, request, requestLine, response, session, options, { cap, tally }, agent);
       if (result instanceof Response) response = result;
       else tally.charged += result;
     }
@@ -280,6 +322,7 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   session: Session<U>,
   options: StripeflareOptions<U, E>,
   limit: { cap: number | undefined; tally: Tally },
+  agent: AgentPayments | null,
 ): Promise<number | Response> {
   const header = response.headers.get("X-Price");
   if (header === null) return 0;
@@ -296,7 +339,7 @@ async function chargeResponsePrice<E, U extends StripeUser>(
     // Not what the caller agreed to pay: no body, and what this request charged so far goes back.
     await response.body?.cancel();
     await giveBack(env, session, limit.tally, requestLine);
-    return paymentRequired(request, env, session, amount, capped, options);
+    return paymentRequired(request, env, session, amount, capped, options, null);
   }
   // X-Price-Description (optional) is what the visitor's statement says about this charge.
   const description = cleanDescription(response.headers.get("X-Price-Description")) ?? requestLine;
@@ -313,34 +356,63 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   if (result.charged) return amount;
   console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
   await response.body?.cancel();
-  return paymentRequired(request, env, session, amount, result.message, options);
+  return paymentRequired(request, env, session, amount, result.message, options, agent);
 }
 
-/** The 402 for a price the balance cannot cover: the app's own (`options.paymentRequired`), else ours. */
+/**
+ * The 402 for a price the balance cannot cover: the app's own (`options.paymentRequired`), else
+ * ours. With agent payments on (`agent`), it also carries an MPP challenge for a top-up, except
+ * for a budget token (its owner tops up) or a price over the caller's X-Max-Price (`agent` null).
+ */
 async function paymentRequired<E, U extends StripeUser>(
   request: Request,
-  env: E,
+  env: E & StripeflareEnv,
   session: Session<U>,
   price: number,
   message: string,
   options: StripeflareOptions<U, E>,
+  agent: AgentPayments | null,
 ): Promise<Response> {
+  const balance = Number(session.user.balance ?? 0);
+  const topUp = agent && !session.budget ? await offerTopUp(env, agent, new URL(request.url), session, Math.max(0, price - balance)) : null;
+  let response: Response | null = null;
   if (options.paymentRequired) {
     const { user, registered, paymentLink } = session;
     try {
-      return await options.paymentRequired(request, { price, balance: Number(user.balance ?? 0), paymentLink, message, user, registered }, env);
+      response = await options.paymentRequired(request, { price, balance, paymentLink, message, user, registered, agentPayment: topUp?.offer }, env);
     } catch (error) {
       // The visitor still learns how to pay; the operator sees why the app's page failed.
       console.error(`[stripeflare] options.paymentRequired failed; answering the default 402:`, error);
     }
   }
-  return defaultPaymentRequired(request, session, price, message);
+  response ??= defaultPaymentRequired(request, session, price, message, topUp?.offer);
+  return topUp ? withTopUpChallenge(env, request, agent!, session, response, 0, topUp.header) : response;
 }
 
-function defaultPaymentRequired<U extends StripeUser>(request: Request, session: Session<U>, price: number, message: string): Response {
+/** A 402 with an MPP top-up challenge added (unless it carries a Payment challenge already). */
+async function withTopUpChallenge<U extends StripeUser>(
+  env: StripeflareEnv,
+  request: Request,
+  agent: AgentPayments,
+  session: Session<U>,
+  response: Response,
+  shortBy: number,
+  header?: string,
+): Promise<Response> {
+  if (response.status !== 402 || /(^|,)\s*payment\s/i.test(response.headers.get("WWW-Authenticate") ?? "")) return response;
+  header ??= (await offerTopUp(env, agent, new URL(request.url), session, shortBy)).header;
+  const out = new Response(response.body, response);
+  out.headers.append("WWW-Authenticate", header);
+  return out;
+}
+
+function defaultPaymentRequired<U extends StripeUser>(request: Request, session: Session<U>, price: number, message: string, agentPayment?: AgentPaymentOffer): Response {
   const wantsJson = (request.headers.get("Accept") ?? "").includes("application/json");
-  if (wantsJson) return json(402, { error: "Payment required", message, price, paymentLink: session.paymentLink, balance: session.user.balance });
-  return new Response(`Payment required: ${message}. Top up at ${session.paymentLink}\n`, {
+  if (wantsJson) return json(402, { error: "Payment required", message, price, paymentLink: session.paymentLink, balance: session.user.balance, ...(agentPayment ? { agentPayment } : {}) });
+  const agents = agentPayment
+    ? `\nAgents: pay the WWW-Authenticate "Payment" challenge (MPP, method "stripe": ${agentPayment.amount} ${agentPayment.currency} in cents) with a Shared Payment Token; send the credential in ${agentPayment.credentialHeader}.`
+    : "";
+  return new Response(`Payment required: ${message}. Top up at ${session.paymentLink}${agents}\n`, {
     status: 402,
     headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
   });

@@ -1,6 +1,7 @@
 // The Worker's only contact with Stripe: checking a webhook's signature, reading a checkout
 // session and how it was paid (login by payment), whether a Payment Link is this wallet's,
-// and a charge's refunds and checkout session (for refunds and disputes). WebCrypto + fetch instead of the `stripe` SDK:
+// a charge's refunds and checkout session (for refunds and disputes), and the one write: an
+// agent's PaymentIntent paid with a Shared Payment Token. WebCrypto + fetch instead of the `stripe` SDK:
 // the SDK would add ~87 KiB gzip to the Worker for two GETs and one HMAC (numbers in
 // ./README.md). Types still come from the SDK (type-only imports cost nothing at runtime).
 
@@ -200,6 +201,42 @@ export async function checkoutSessionsOf(env: StripeApiEnv, paymentIntentId: str
 }
 
 type StripeApiEnv = { STRIPE_SECRET?: string; STRIPE_API_BASE?: string };
+
+/**
+ * Stripe's preview API version, pinned only by the calls that exist only there (Shared Payment
+ * Tokens: an agent's MPP payment, ./agent-payments.ts). Every other call pins STRIPE_API_VERSION.
+ */
+export const STRIPE_PREVIEW_API_VERSION = "2026-07-29.preview";
+
+/**
+ * Creates and confirms a PaymentIntent paid by an agent's Shared Payment Token, with its latest
+ * charge expanded. `replayed`: Stripe answered an earlier request with the same idempotency key
+ * (the same credential sent again). A 4xx (declined, spent or expired token, ...) throws
+ * StripeRequestError with Stripe's message; anything else (5xx, network) throws Error.
+ */
+export async function createSptPaymentIntent(
+  env: StripeApiEnv,
+  params: Record<string, string>,
+  idempotencyKey: string,
+): Promise<{ intent: Stripe.PaymentIntent; replayed: boolean }> {
+  if (!env.STRIPE_SECRET) throw new Error("STRIPE_SECRET is not set");
+  const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
+  const response = await fetch(`${base}/v1/payment_intents`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${env.STRIPE_SECRET}`,
+      "Stripe-Version": STRIPE_PREVIEW_API_VERSION,
+      "Content-Type": "application/x-www-form-urlencoded",
+      "Idempotency-Key": idempotencyKey,
+    },
+    body: new URLSearchParams({ ...params, "expand[]": "latest_charge" }),
+  });
+  const body = (await response.json().catch(() => null)) as (Stripe.PaymentIntent & { error?: Stripe.StripeRawError }) | null;
+  if (response.ok && body && !body.error) return { intent: body, replayed: response.headers.get("Idempotent-Replayed") === "true" };
+  const message = `Stripe POST /v1/payment_intents answered ${response.status}: ${body?.error?.message ?? "no JSON body"}`;
+  if (response.status >= 400 && response.status < 500 && response.status !== 429) throw new StripeRequestError(message);
+  throw new Error(message);
+}
 
 async function stripeGet<T>(env: { STRIPE_SECRET?: string; STRIPE_API_BASE?: string }, path: string): Promise<T> {
   if (!env.STRIPE_SECRET) throw new Error("STRIPE_SECRET is not set");

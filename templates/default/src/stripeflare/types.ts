@@ -1,6 +1,7 @@
 // Public types of the wallet (CONTRACT.md §3) and the shapes passed between the Worker and
 // the DORM Durable Object over RPC.
 
+import type { AgentPaymentOffer, AgentPaymentOptions } from "./agent-payments";
 import type { DORM } from "./durable-object";
 import type { Budget } from "./budgets";
 import type { Idempotency } from "./idempotency";
@@ -44,6 +45,12 @@ export interface StripeflareEnv {
   STRIPE_PAYMENT_LINK?: string;
   /** Sends the Worker's Stripe reads elsewhere (tests, scripts/stripe-local.ts). */
   STRIPE_API_BASE?: string;
+  /** The wallet's currency (ISO 4217, lower case): the Payment Link price's. */
+  CURRENCY?: string;
+  /** Agent payments (`agentPayments`): cents one top-up credits, as the Payment Link's price. */
+  TOP_UP_AMOUNT?: string;
+  /** Agent payments: the Stripe profile that agents' Shared Payment Tokens are granted to. */
+  STRIPE_NETWORK_ID?: string;
 }
 
 /**
@@ -66,6 +73,13 @@ export interface StripeflareOptions<U extends StripeUser = StripeUser, E = unkno
    * wallet answers plain text, or JSON for `Accept: application/json`. `env` is the Worker's.
    */
   paymentRequired?: (request: Request, details: PaymentRequiredDetails<U>, env: E) => Response | Promise<Response>;
+  /**
+   * Machine-payable 402s (MPP, ./agent-payments.ts): each 402 also carries a `WWW-Authenticate:
+   * Payment` challenge for one top-up that an agent pays with a Stripe Shared Payment Token, and
+   * the retried request is credited, served and answered with `Payment-Receipt`. Takes effect
+   * once the Worker has STRIPE_NETWORK_ID, TOP_UP_AMOUNT and CURRENCY (off, logged, until then).
+   */
+  agentPayments?: boolean | AgentPaymentOptions;
 }
 
 /** What the wallet knows when it refuses a paid request (see `StripeflareOptions.paymentRequired`). */
@@ -82,6 +96,11 @@ export interface PaymentRequiredDetails<U extends StripeUser = StripeUser> {
   user: U;
   /** As `ctx.registered`: false until a first payment created the account. */
   registered: boolean;
+  /**
+   * With agent payments on: the top-up an agent can pay right away (the challenge is added to
+   * your 402's WWW-Authenticate). Say so in your JSON and Markdown bodies.
+   */
+  agentPayment?: AgentPaymentOffer;
 }
 
 export interface ChargeResult {
