@@ -11,6 +11,8 @@
 //   POST /local/payment_links            a Payment Link with a given URL and price (JSON), or the
 //                                        one already there with that URL
 //   POST /local/refunds/:id/fail         a refund of pm_card_refundFail fails, as it would later
+//   POST /local/failures                 a Failure (below) to inject, from tests that cannot reach
+//                                        this process (the Worker tests in workerd)
 // Shared Payment Tokens (preview API, ./stripe-local/shared-payment.ts): the test helper that
 // grants one, and PaymentIntents confirmed with `shared_payment_granted_token` (agents, MPP).
 // State lives in memory.
@@ -63,6 +65,8 @@ export interface Failure {
   kind: "error" | "drop-after" | "drop-before" | "hang";
   status?: number;
   message?: string;
+  /** Only requests whose body contains this (one test's own objects, when files run side by side). */
+  bodyIncludes?: string;
 }
 
 export interface StripeLocalOptions {
@@ -101,9 +105,10 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
   const failures: (Failure & { seen: number })[] = [];
   const idempotency = new Map<string, { fingerprint: string; status: number; body: string }>();
 
-  function takeFailure(method: string, path: string): Failure | undefined {
+  function takeFailure(method: string, path: string, rawBody: string): Failure | undefined {
     for (const f of failures) {
       if ((f.method && f.method !== method) || (f.path && !path.startsWith(f.path))) continue;
+      if (f.bodyIncludes && !rawBody.includes(f.bodyIncludes)) continue;
       f.seen++;
       const nth = f.nth ?? 1;
       if (f.seen >= nth && f.seen < nth + (f.times ?? 1)) return f;
@@ -149,6 +154,12 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
     if (method === "POST" && path === "/local/checkout_sessions") return state.recordCheckoutSession(jsonBody(rawBody) as LocalCheckoutSession);
     if (method === "POST" && path === "/local/payment_links") return localPaymentLink(jsonBody(rawBody));
     if (method === "POST" && (match = /^\/local\/refunds\/([^/]+)\/fail$/.exec(path))) return state.failRefund(decodeURIComponent(match[1]!));
+    if (method === "POST" && path === "/local/failures") {
+      const failure = jsonBody(rawBody) as unknown as Failure;
+      if (!["error", "drop-after", "drop-before", "hang"].includes(failure.kind)) throw invalid("kind must be error, drop-after, drop-before or hang.", "kind");
+      failures.push({ ...failure, seen: 0 });
+      return { ok: true };
+    }
 
     // The catalog.
     const listKind = CATALOG_PATHS[path];
@@ -240,7 +251,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
     const record: RecordedRequest = { method, path: url.pathname, params, idempotencyKey, status: 0, replayed: false };
     requests.push(record);
 
-    const failure = takeFailure(method, url.pathname);
+    const failure = takeFailure(method, url.pathname, rawBody);
     if (failure?.kind === "drop-before") return void request.socket.destroy();
     if (failure?.kind === "hang") return;
     const send = (status: number, payload: string, headers: Record<string, string> = {}) => {

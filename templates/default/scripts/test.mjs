@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 
 const EXPECTED = [
   /^uncaught exception; .*(reset by the reliability test|reset while deliveries were queued|aggregate unavailable \(fault injected\)|near "SELEKT"|Network connection lost\.)/,
-  /^exception = rust\/worker\/ffi\.rs:\d+: disconnected: Connection refused/,
+  /^exception = rust\/worker\/ffi\.rs:\d+: disconnected: (Connection refused|client error \(SendRequest\))/,
   /^Sourcemap for ".*\/node_modules\/.*" points to missing source files$/,
   // mppx (the agent in test/agent-payments*) names source maps it does not ship.
   /^.*\[vite\] \(ssr\) Failed to load source map for .*\/node_modules\//,
