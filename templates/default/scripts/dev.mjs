@@ -1,17 +1,18 @@
-// `npm run dev`: `wrangler dev`, plus the local-only STRIPE_API_BASE from .dev.vars.
+// `npm run dev`: `wrangler dev`, plus the local-only STRIPE_API_BASE (and STRIPE_NETWORK_ID) from .dev.vars.
 //
 // wrangler.jsonc lists the Worker's secrets under "secrets.required", so `wrangler dev` loads
 // only those five keys from .dev.vars, and `wrangler types` keeps worker-configuration.d.ts
 // free of local-only names (no "Your types might be out of date" for having them). The one
 // local-only value the Worker reads, STRIPE_API_BASE (the Stripe stand-in's address, written by
 // `npm run pay -- --setup`), is passed here as a plain `--var` instead: it never reaches
-// production, where `wrangler deploy` does not read this script.
+// production, where `wrangler deploy` does not read this script. So is STRIPE_NETWORK_ID when
+// .dev.vars sets it: a local value over wrangler.jsonc's (agent payments against the stand-in).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 
-const LOCAL_ONLY = ["STRIPE_API_BASE"];
+const LOCAL_ONLY = ["STRIPE_API_BASE", "STRIPE_NETWORK_ID"];
 
 const devVars = existsSync(".dev.vars") ? parseEnv(readFileSync(".dev.vars", "utf8")) : {};
 const passed = LOCAL_ONLY.filter((name) => devVars[name]).flatMap((name) => ["--var", `${name}:${devVars[name]}`]);

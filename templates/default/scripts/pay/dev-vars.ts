@@ -19,6 +19,12 @@ export const LOCAL_STRIPE_SECRET = "sk_test_stripeflare_local_stand_in";
  * first local payment. The Worker credits only sessions of STRIPE_PAYMENT_LINK's own link.
  */
 export const LOCAL_PAYMENT_LINK = "https://buy.stripe.com/test_stripeflare_local_stand_in";
+/**
+ * The Stripe profile --setup names for agent payments against the stand-in (any id works
+ * there): `npm run dev` passes it over wrangler.jsonc's empty STRIPE_NETWORK_ID, so the local
+ * Worker's 402s are payable by `npm run agent`.
+ */
+export const LOCAL_NETWORK_ID = "profile_local_stand_in";
 
 export interface DevVarsFile {
   path: string;
@@ -80,6 +86,7 @@ export function localSetup(vars: Record<string, string>): Record<string, string>
     if (!vars.STRIPE_SECRET) changes.STRIPE_SECRET = LOCAL_STRIPE_SECRET;
     if (!vars.STRIPE_API_BASE) changes.STRIPE_API_BASE = LOCAL_STRIPE_API_BASE;
     if (!vars.STRIPE_PAYMENT_LINK) changes.STRIPE_PAYMENT_LINK = LOCAL_PAYMENT_LINK;
+    if (!vars.STRIPE_NETWORK_ID) changes.STRIPE_NETWORK_ID = LOCAL_NETWORK_ID;
   }
   return changes;
 }
