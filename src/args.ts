@@ -22,6 +22,8 @@ export interface Flags {
   /** undefined = not given: prompt (interactive) or the default. */
   price?: string;
   currency?: string;
+  /** --agent-payments <profile>: STRIPE_NETWORK_ID, agents pay 402s by themselves (MPP). */
+  agentPayments?: string;
   stripeSecret?: string;
   stripePublishableKey?: string;
   stripe: boolean;
@@ -54,6 +56,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: "domain", kind: "string", value: "<host>", help: "hostname the Worker serves, e.g. api.example.com (webhook: https://<host>/stripe-webhook)" },
   { name: "price", kind: "string", value: "<amount>", help: "top-up price in major units, e.g. 5 or 19.99 (default 5)" },
   { name: "currency", kind: "string", value: "<code>", help: "ISO 4217 currency code (default usd)" },
+  { name: "agent-payments", kind: "string", value: "<profile>", help: "let AI agents pay 402s by themselves (MPP, Stripe Shared Payment Tokens, a Stripe preview): the Stripe profile id their tokens are granted to" },
   { name: "stripe-secret", kind: "string", value: "<key>", help: "sk_test_…, sk_live_…, rk_test_… or rk_live_… (or env STRIPE_SECRET)" },
   { name: "stripe-publishable-key", kind: "string", value: "<key>", help: "pk_test_… or pk_live_… (or env STRIPE_PUBLISHABLE_KEY)" },
   { name: "stripe", kind: "boolean", negatable: true, help: "--no-stripe: scaffold only, leave the Stripe values in .dev.vars empty" },
@@ -71,6 +74,9 @@ export const OPTIONS: readonly OptionSpec[] = [
 
 export class UsageError extends Error {}
 
+/** A Stripe profile id (STRIPE_NETWORK_ID): it lands in wrangler.jsonc and in every 402's challenge. */
+export const NETWORK_ID = /^[A-Za-z0-9_]{1,100}$/;
+
 /**
  * `npm create stripeflare@latest my-app --no-stripe --price 5` (without `--`) hands our options
  * to npm, which keeps them as its own config (npm_config_stripe="", npm_config_price="true") and
@@ -86,7 +92,7 @@ export function swallowedByNpm(env: NodeJS.ProcessEnv = process.env): string | u
 }
 
 /** Flags of a new project that mean nothing for `add`: refused rather than silently ignored. */
-const NOT_FOR_ADD = ["template", "force", "git", "check"] as const;
+const NOT_FOR_ADD = ["template", "force", "git", "check", "agent-payments"] as const;
 /** The only flags `upgrade` takes. */
 const FOR_UPGRADE = ["check", "yes", "help", "version"];
 
@@ -137,6 +143,10 @@ export function parseArgs(argv: string[]): Flags {
   const str = (name: string): string | undefined => (raw[name] === undefined ? undefined : String(raw[name]));
   const bool = (name: string): boolean | undefined => (raw[name] === undefined ? undefined : Boolean(raw[name]));
 
+  const agentPayments = str("agent-payments")?.trim();
+  if (agentPayments !== undefined && !NETWORK_ID.test(agentPayments)) {
+    throw new UsageError(`--agent-payments needs the Stripe profile id agents' tokens are granted to, such as profile_…: letters, digits and _ (got "${agentPayments.slice(0, 60)}")`);
+  }
   const pm = str("pm");
   if (pm !== undefined && !PACKAGE_MANAGERS.includes(pm as PackageManager)) {
     throw new UsageError(`--pm must be one of ${PACKAGE_MANAGERS.join(", ")} (got "${pm}")`);
@@ -150,6 +160,7 @@ export function parseArgs(argv: string[]): Flags {
     domain: str("domain"),
     price: str("price"),
     currency: str("currency"),
+    agentPayments,
     stripeSecret: str("stripe-secret"),
     stripePublishableKey: str("stripe-publishable-key"),
     stripe: bool("stripe") ?? true,

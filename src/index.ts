@@ -182,6 +182,9 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
           ? await ask.askDomain()
           : undefined;
   const title = flags.title?.trim() || (interactive && !resuming ? await ask.askTitle(name) : name);
+  // Agent payments (MPP): the flag, else a question for a new project that will use Stripe.
+  // Without either, wrangler.jsonc keeps what it has (a rerun never turns them off).
+  const networkId = flags.agentPayments ?? (interactive && !resuming && flags.stripe ? await ask.askAgentPayments() : undefined);
   const pm = flags.pm ?? detectPackageManager();
 
   // 3. Stripe keys: flag, environment, project .dev.vars (rerun), ~/.stripeflare.dev.vars, prompt.
@@ -206,7 +209,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
     if (behind) note(behind);
   }
   guard(() => renamePackage(root, name));
-  guard(() => updateWranglerConfig(root, name, domain, currency));
+  guard(() => updateWranglerConfig(root, name, domain, { CURRENCY: currency, TOP_UP_AMOUNT: String(unitAmount), STRIPE_NETWORK_ID: networkId }));
+  if (networkId) step(`agent payments on: vars.STRIPE_NETWORK_ID = "${networkId}" in wrangler.jsonc (STRIPE_SECRET must be allowed to create PaymentIntents)`);
   ensureGitignore(root);
   if (!existsSync(join(root, ".dev.vars.example"))) writeFileSync(join(root, ".dev.vars.example"), formatDevVarsExample());
   const state: ProjectState = previous && resuming ? previous : { project: name, createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };

@@ -1,6 +1,7 @@
 // The interactive questions. Each asker validates with the same rules as the flags, so a prompt
 // never accepts what the non-interactive path would refuse.
 import prompts, { type PromptObject } from "prompts";
+import { NETWORK_ID } from "./args.js";
 import { publishableKeyMode, secretKeyMode, type StripeMode } from "./keys.js";
 import { toMinorUnits } from "./money.js";
 import { normalizeDomain, projectNameProblem } from "./project-name.js";
@@ -69,6 +70,18 @@ export function askPrice(currency: string): Promise<string> {
     validate: check((value) => toMinorUnits(value, currency)),
     format: (v: string) => v.trim(),
   });
+}
+
+/** --agent-payments: the Stripe profile id, or empty for none. */
+export async function askAgentPayments(): Promise<string | undefined> {
+  const value = await ask<string>({
+    type: "text",
+    message: "Let AI agents pay by themselves (MPP, Stripe Shared Payment Tokens, a preview)? Your Stripe profile id (empty: not now)",
+    initial: "",
+    validate: (value: string) => !value.trim() || NETWORK_ID.test(value.trim()) || "A Stripe profile id such as profile_…: letters, digits and _",
+    format: (v: string) => v.trim(),
+  });
+  return value || undefined;
 }
 
 export function askDomain(): Promise<string | undefined> {

@@ -21,17 +21,32 @@ export function parseJsonc<T>(text: string, file: string): T {
   return value as T;
 }
 
+/** The plain vars the CLI sets (wrangler.jsonc `vars`): the wallet's money and agent payments. */
+export interface WorkerVars {
+  /** The page's and agent payments' currency. Set where the template declares it. */
+  CURRENCY?: string;
+  /** Cents one top-up credits (the Payment Link's price). Set where the template declares it. */
+  TOP_UP_AMOUNT?: string;
+  /** --agent-payments: set (added if need be) when given. */
+  STRIPE_NETWORK_ID?: string;
+}
+
 /**
- * Pure: returns the new text with the Worker name set, the page's currency (`vars.CURRENCY`,
- * where the template declares it) and, given a domain, a custom-domain route. The route is
- * inserted as text right after the last value so the template's layout (one-line arrays,
- * comments after the last property) is left exactly as it was.
+ * Pure: returns the new text with the Worker name set, the vars (`vars.CURRENCY` and
+ * `vars.TOP_UP_AMOUNT` where the template declares them, `vars.STRIPE_NETWORK_ID` whenever
+ * given) and, given a domain, a custom-domain route. The route is inserted as text right after
+ * the last value so the template's layout (one-line arrays, comments after the last property)
+ * is left exactly as it was.
  */
-export function editWranglerConfig(text: string, name: string, domain?: string, currency?: string): string {
+export function editWranglerConfig(text: string, name: string, domain?: string, vars: WorkerVars | string = {}): string {
   parseJsonc(text, "wrangler.jsonc");
+  if (typeof vars === "string") vars = { CURRENCY: vars };
   let out = applyEdits(text, modify(text, ["name"], name, FORMAT));
-  const declared = findNodeAtLocation(parseTree(out)!, ["vars", "CURRENCY"]);
-  if (currency && declared && declared.value !== currency) out = applyEdits(out, modify(out, ["vars", "CURRENCY"], currency, FORMAT));
+  for (const [key, value] of Object.entries(vars)) {
+    if (value === undefined) continue;
+    const declared = findNodeAtLocation(parseTree(out)!, ["vars", key]);
+    if ((declared || key === "STRIPE_NETWORK_ID") && declared?.value !== value) out = applyEdits(out, modify(out, ["vars", key], value, FORMAT));
+  }
   return domain ? addRoute(out, domain) : out;
 }
 
@@ -69,13 +84,13 @@ export function wranglerConfigPath(dir: string): string | undefined {
   return undefined;
 }
 
-export function updateWranglerConfig(dir: string, name: string, domain?: string, currency?: string): void {
+export function updateWranglerConfig(dir: string, name: string, domain?: string, vars: WorkerVars = {}): void {
   const file = wranglerConfigPath(dir);
   if (!file) {
     throw new Error("the template has no wrangler.jsonc (wrangler.toml is not supported: it cannot be edited safely)");
   }
   const text = readFileSync(file, "utf8");
-  const next = editWranglerConfig(text, name, domain, currency);
+  const next = editWranglerConfig(text, name, domain, vars);
   if (next !== text) writeConfigFile(file, next);
 }
 

@@ -83,6 +83,9 @@ describe("input checks lose nothing", () => {
       [["--price=-5"], /--price must be a positive amount/],
       [["--domain", "https://example.com/path"], /--domain must be a hostname/],
       [["--pm", "pip"], /--pm must be one of/],
+      // Issue 12: the profile id lands in wrangler.jsonc and in every challenge: plain ids only.
+      [["--agent-payments", 'x", "evil": "1'], /^✖ --agent-payments needs the Stripe profile id agents' tokens are granted to, such as profile_…/],
+      [["--agent-payments"], /--agent-payments needs a value/],
     ] as const) {
       const result = await run(["shop", "--yes", "--no-install", "--no-stripe", ...args], cwd);
       expect(result.exitCode, args.join(" ")).not.toBe(0);

@@ -18,13 +18,15 @@ describe("interactive", () => {
         { expect: /Top-up price in USD/, type: "7.5\r" },
         { expect: /Custom domain/, type: "shop.example.com\r" },
         { expect: /Product name/, type: "The Shop\r" },
+        { expect: /Let AI agents pay by themselves/, type: "profile with space\r" },
+        { expect: /A Stripe profile id such as profile_/, type: `${"\x7f".repeat(18)}profile_theshop\r` },
         { expect: /Stripe secret key/, type: `${stripe().keys.secret}\r` },
         { expect: /publishable key, pk_test_/, type: `${stripe().keys.publishable}\r` },
         { expect: /Deploy to Cloudflare now/, type: "n" },
       ],
       { cwd, env: { STRIPE_API_BASE: stripe().url } },
     );
-    expect(result.answered).toBe(7);
+    expect(result.answered).toBe(9);
     expect(result.exitCode, result.screen).toBe(0);
     expect(result.screen).toMatch(/shop-app is ready/);
     // The secret key was typed into a password prompt: it never shows on screen.
@@ -32,6 +34,8 @@ describe("interactive", () => {
     const dir = join(cwd, "shop-app");
     expect(readJson(join(dir, "package.json")).name).toBe("shop-app");
     expect(readWranglerConfig(dir).config.routes).toEqual([{ pattern: "shop.example.com", custom_domain: true }]);
+    // Agent payments on, with the price as the agents' top-up.
+    expect(readWranglerConfig(dir).config.vars).toEqual({ CURRENCY: "usd", TOP_UP_AMOUNT: "750", STRIPE_NETWORK_ID: "profile_theshop" });
     const [product] = stripe().list<Stripe.Product>("product").filter(ours("shop-app"));
     expect(product.name).toBe("The Shop");
     const [price] = stripe().list<Stripe.Price>("price").filter(ours("shop-app"));
@@ -93,13 +97,14 @@ describe("interactive", () => {
     const result = await runInTerminal(
       ["live-shop", "--no-install", "--no-git", "--price", "5", "--title", "Live", "--domain", "live.example.com"],
       [
+        { expect: /Let AI agents pay by themselves/, type: "\r" },
         { expect: /Stripe secret key/, type: `${stripe().keys.liveSecret}\r` },
         { expect: /publishable key, pk_live_/, type: `${stripe().keys.livePublishable}\r` },
         { expect: /LIVE Stripe key/, type: "n" },
       ],
       { cwd, env: { STRIPE_API_BASE: stripe().url } },
     );
-    expect(result.answered).toBe(3);
+    expect(result.answered).toBe(4);
     expect(result.exitCode).not.toBe(0);
     expect(result.screen).toMatch(/stopped before using the live key/);
     expect(existsSync(join(cwd, "live-shop"))).toBe(false);

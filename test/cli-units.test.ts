@@ -114,9 +114,15 @@ describe("wrangler.jsonc", () => {
     // The page's currency, where the template declares one; a config without it gains none.
     const real = readFileSync(join(import.meta.dirname, "../templates/default/wrangler.jsonc"), "utf8");
     const eur = editWranglerConfig(real, "n", undefined, "eur");
-    expect(parseJsonc<{ vars: Record<string, string> }>(eur, "x").vars).toEqual({ CURRENCY: "eur" });
+    expect(parseJsonc<{ vars: Record<string, string> }>(eur, "x").vars).toEqual({ CURRENCY: "eur", TOP_UP_AMOUNT: "500", STRIPE_NETWORK_ID: "" });
     expect(eur.replace('"CURRENCY": "eur"', '"CURRENCY": "usd"').replace('"name": "n"', '"name": "stripeflare-app"')).toBe(real);
     expect(editWranglerConfig('{ "name": "a" }', "n", undefined, "eur")).not.toContain("CURRENCY");
+    // Agent payments: the top-up where declared, the profile id always (added to a config without it).
+    const agents = editWranglerConfig(real, "n", undefined, { CURRENCY: "jpy", TOP_UP_AMOUNT: "700", STRIPE_NETWORK_ID: "profile_x1" });
+    expect(parseJsonc<{ vars: Record<string, string> }>(agents, "x").vars).toEqual({ CURRENCY: "jpy", TOP_UP_AMOUNT: "700", STRIPE_NETWORK_ID: "profile_x1" });
+    expect(agents).toContain("// STRIPE_NETWORK_ID: set it"); // the template's comments stay
+    const bare = editWranglerConfig('{ "name": "a" }', "n", undefined, { TOP_UP_AMOUNT: "700", STRIPE_NETWORK_ID: "profile_x1" });
+    expect(parseJsonc<{ vars: Record<string, string> }>(bare, "x").vars).toEqual({ STRIPE_NETWORK_ID: "profile_x1" });
   });
 });
 

@@ -186,6 +186,15 @@ describe("non-interactive happy path", () => {
     expect(prices.filter((p) => p.active).map((p) => p.unit_amount)).toEqual([2500]);
     expect(stripe().store.get<Stripe.Price>("price", oldPrice.id, false).active).toBe(false);
     expect(readDevVarsFile(dir).STRIPE_PAYMENT_LINK).toBe(active[0].url);
+    // Agents top up by the new price too (TOP_UP_AMOUNT); agent payments stay off unless asked for.
+    expect(readWranglerConfig(dir).config.vars).toEqual({ CURRENCY: "usd", TOP_UP_AMOUNT: "2500", STRIPE_NETWORK_ID: "" });
+    const agents = await run(["my-api", "--yes", "--no-install", "--no-git", "--agent-payments", "profile_myapi", ...keyFlags(stripe())], cwd);
+    expect(agents.exitCode, agents.all).toBe(0);
+    expect(agents.stdout).toMatch(/agent payments on: vars\.STRIPE_NETWORK_ID = "profile_myapi".*allowed to create PaymentIntents/);
+    expect(readWranglerConfig(dir).config.vars).toEqual({ CURRENCY: "usd", TOP_UP_AMOUNT: "2500", STRIPE_NETWORK_ID: "profile_myapi" });
+    // A rerun without the flag keeps them on.
+    expect((await run(["my-api", "--yes", "--no-install", "--no-git", ...keyFlags(stripe())], cwd)).exitCode).toBe(0);
+    expect(readWranglerConfig(dir).config.vars.STRIPE_NETWORK_ID).toBe("profile_myapi");
     // The domain is remembered, so the link still returns to it and the endpoint is untouched.
     expect(active[0].after_completion.redirect?.url).toBe("https://api.example.com/me/paid?session_id={CHECKOUT_SESSION_ID}");
     expect(stripe().list<Stripe.WebhookEndpoint>("webhook_endpoint").filter(ours("my-api")).map((e) => e.id)).toEqual([endpointBefore.id]);
@@ -250,7 +259,7 @@ describe("other paths", () => {
     const [price] = stripe().list<Stripe.Price>("price").filter(ours("later"));
     expect([price.unit_amount, price.currency]).toEqual([500, "jpy"]);
     // The page shows amounts in the link's currency (¥500, not "500 cents").
-    expect(readWranglerConfig(join(cwd, "later")).config.vars).toEqual({ CURRENCY: "jpy" });
+    expect(readWranglerConfig(join(cwd, "later")).config.vars).toEqual({ CURRENCY: "jpy", TOP_UP_AMOUNT: "500", STRIPE_NETWORK_ID: "" });
     expect(stripe().list<Stripe.PaymentLink>("payment_link").filter(ours("later"))[0].after_completion.type).toBe("hosted_confirmation");
     expect(stripe().list("webhook_endpoint").filter(ours("later") as never)).toHaveLength(0);
 
@@ -267,7 +276,7 @@ describe("other paths", () => {
     expect(stripe().list<Stripe.Price>("price").filter(ours("later")).map((p) => [p.unit_amount, p.currency, p.active])).toEqual([[500, "jpy", true]]);
     expect(links[0].after_completion.redirect?.url).toBe("https://later.example.com/me/paid?session_id={CHECKOUT_SESSION_ID}");
     expect(readWranglerConfig(join(cwd, "later")).config.routes).toEqual([{ pattern: "later.example.com", custom_domain: true }]);
-    expect(readWranglerConfig(join(cwd, "later")).config.vars).toEqual({ CURRENCY: "jpy" });
+    expect(readWranglerConfig(join(cwd, "later")).config.vars).toEqual({ CURRENCY: "jpy", TOP_UP_AMOUNT: "500", STRIPE_NETWORK_ID: "" });
   });
 
   it("finds keys in the environment, then in ~/.stripeflare.dev.vars", async () => {
