@@ -148,8 +148,12 @@ export function planPackageJson(text: string, base: Record<string, any>, next: R
   return { text: out, changes, kept };
 }
 
-/** wrangler.jsonc: what the new template declares and the project lacks (secrets.required, vars.CURRENCY). */
-export function planWranglerConfig(text: string, next: Record<string, any>, currency: string): { text: string; changes: string[]; kept: string[] } {
+/**
+ * wrangler.jsonc: what the new template declares and the project lacks (secrets.required,
+ * vars.CURRENCY, vars.TOP_UP_AMOUNT from the project's price, vars.STRIPE_NETWORK_ID empty:
+ * agent payments stay off until the project asks for them).
+ */
+export function planWranglerConfig(text: string, next: Record<string, any>, currency: string, topUp?: string): { text: string; changes: string[]; kept: string[] } {
   parseJsonc(text, "wrangler.jsonc");
   const changes: string[] = [];
   let out = text;
@@ -162,6 +166,15 @@ export function planWranglerConfig(text: string, next: Record<string, any>, curr
   if (next.vars?.CURRENCY !== undefined && !has(["vars", "CURRENCY"])) {
     out = applyEdits(out, modify(out, ["vars", "CURRENCY"], currency, FORMAT));
     changes.push(`vars.CURRENCY = "${currency}" (the page shows amounts in it)`);
+  }
+  if (next.vars?.TOP_UP_AMOUNT !== undefined && !has(["vars", "TOP_UP_AMOUNT"])) {
+    const amount = topUp ?? String(next.vars.TOP_UP_AMOUNT);
+    out = applyEdits(out, modify(out, ["vars", "TOP_UP_AMOUNT"], amount, FORMAT));
+    changes.push(`vars.TOP_UP_AMOUNT = "${amount}" (what an agent's top-up credits, in the smallest unit)`);
+  }
+  if (next.vars?.STRIPE_NETWORK_ID !== undefined && !has(["vars", "STRIPE_NETWORK_ID"])) {
+    out = applyEdits(out, modify(out, ["vars", "STRIPE_NETWORK_ID"], "", FORMAT));
+    changes.push(`vars.STRIPE_NETWORK_ID = "" (agent payments stay off; set your Stripe profile id to turn them on)`);
   }
   return { text: out, changes, kept: [] };
 }

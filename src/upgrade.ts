@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import type { Flags } from "./args.js";
 import { DEV_VARS_KEYS, readDevVars } from "./dev-vars.js";
 import { fail, guard } from "./failures.js";
+import { toMinorUnits } from "./money.js";
 import { readState } from "./state.js";
 import { symlinkProblem, templatesRoot, writableProblem } from "./template.js";
 import { heading, info, note, step } from "./ui.js";
@@ -22,12 +23,20 @@ interface Found {
   shown: string;
   /** The project's currency (its .stripeflare.json), for a wrangler.jsonc that lacks one. */
   currency: string;
+  /** Its top-up in the currency's smallest unit (its .stripeflare.json price), likewise. */
+  topUp?: string;
 }
 
 /** Where the wallet is: src/stripeflare/ of a project this CLI made, or beside an `add`ed Worker's main module. */
 function findWallet(root: string, where: string): Found {
   const state = guard(() => readState(root));
-  const found = (layout: Layout, walletDir: string): Found => ({ root, layout, walletDir, shown: relative(root, walletDir), currency: state?.currency ?? "usd" });
+  const currency = state?.currency ?? "usd";
+  let topUp: string | undefined;
+  try {
+    if (state?.price) topUp = String(toMinorUnits(state.price, currency));
+  } catch {} // an unreadable price: the template's default top-up is written instead
+
+  const found = (layout: Layout, walletDir: string): Found => ({ root, layout, walletDir, shown: relative(root, walletDir), currency, topUp });
   const templateDir = join(root, WALLET_PREFIX);
   if (isWalletDir(templateDir) && (state?.scaffolded || existsSync(join(root, "scripts", "stripe-local.ts")))) return found("template", templateDir);
   const worker = guard(() => readWorkerConfig(root));
@@ -138,7 +147,7 @@ function makePlan(found: Found, base: NonNullable<ReturnType<typeof pastReleases
       const next = guard(() => readWorkerConfig(join(templatesRoot(), "default"))?.config ?? {});
       let edit: ReturnType<typeof planWranglerConfig>;
       try {
-        edit = planWranglerConfig(readFileSync(wranglerFile, "utf8"), next, found.currency);
+        edit = planWranglerConfig(readFileSync(wranglerFile, "utf8"), next, found.currency, found.topUp);
       } catch (error) {
         return fail(`${(error as Error).message}: fix it, then run upgrade again (nothing was changed)`);
       }
