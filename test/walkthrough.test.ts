@@ -148,6 +148,36 @@ describe("the newcomer's walkthrough, as the READMEs tell it", () => {
   );
 
   it(
+    "3b. agents that pay by themselves: npm run agent, then mppx's own command line, against npm run dev",
+    async () => {
+      const readme = readFileSync(join(project, "README.md"), "utf8");
+      const local = shBlock(readme, "### Agents that pay by themselves (MPP)");
+      expect(local).toEqual(["npm run pay -- --setup", "npm run stripe-local", "npm run dev", "npm run agent"]);
+      // --setup in step 2 named a local profile, and npm run dev passed it to the Worker.
+      expect(readDevVarsFile(project).STRIPE_NETWORK_ID).toBe("profile_local_stand_in");
+      const agent = sh(`npm run agent -- ${base}`);
+      expect(agent.status, agent.output + workerLog).toBe(0);
+      expect(agent.output).toMatch(/paid the challenge: 500 usd \(smallest unit\) with spt_\w+/);
+      expect(agent.output).toMatch(/served 200; Payment-Receipt pi_\w+; balance 499; token in X-Access-Token/);
+      expect(agent.output).toMatch(/^ {2}200; balance 498$/m);
+      expect(agent.output).toMatch(/sub-agent call 3: 402\n.*spent 2 of its 2 cents/);
+
+      // A client nobody here wrote: mppx's CLI pays the 402 and shows the receipt.
+      const [stock] = shBlock(readme, "or with `mppx`'s own command line as the agent:");
+      const command = stock!.replaceAll("127.0.0.1:12111", `127.0.0.1:${stripePort}`).replace("http://localhost:8787", base);
+      const paid = sh(command);
+      expect(paid.status, paid.output + workerLog).toBe(0);
+      expect(paid.output).toMatch(/^HTTP\/1\.1 402 Payment Required$/m);
+      expect(paid.output).toMatch(/^www-authenticate: Payment id="[\w-]+", realm="127\.0\.0\.1:\d+", method="stripe", intent="charge"/m);
+      expect(paid.output).toMatch(/^HTTP\/1\.1 200 OK$/m);
+      expect(paid.output).toMatch(/^payment-receipt: [\w-]+$/m);
+      expect(paid.output).toMatch(/^x-access-token: [\w-]{22}\.[\w-]{43}$/m);
+      expect(paid.output).toMatch(/"charged": 1,\s+"balance": 499/);
+    },
+    5 * MINUTE,
+  );
+
+  it(
     "4. rehearse the whole setup offline: the CLI's four objects at the stand-in, then pay and refund on its link",
     async () => {
       const readme = readFileSync(join(project, "README.md"), "utf8");
@@ -156,6 +186,10 @@ describe("the newcomer's walkthrough, as the READMEs tell it", () => {
       const stand = `http://127.0.0.1:${stripePort}`;
       const setup = steps[1]!.replaceAll("http://127.0.0.1:12111", stand).replace("npx create-stripeflare", `node ${BIN}`);
       expect(setup).toMatch(/^STRIPE_API_BASE=\S+ STRIPE_SECRET=sk_test_rehearsal STRIPE_PUBLISHABLE_KEY=pk_test_rehearsal node \S+ \. --domain my-api\.example\.com --yes$/);
+      // The dev server is stopped first, as the README's terminal 2 is restarted afterwards: the
+      // CLI rewrites wrangler.jsonc, and a wrangler killed mid-rebuild reports a failed build.
+      await stop(worker);
+      worker = undefined;
       const made = sh(setup);
       expect(made.status, made.output).toBe(0);
       const state = readState(project).stripe.test;

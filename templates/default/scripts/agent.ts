@@ -100,7 +100,7 @@ async function main() {
     const response = await fetch(target, sub);
     console.log(`  sub-agent call ${i}: ${response.status}`);
     if (response.status === 402) {
-      const me = (await (await fetch(new URL("/me", base), sub)).json()) as { budget?: { cap: number; spent: number } };
+      const me = (await (await fetch(new URL("/me", base), { headers: sub.headers })).json()) as { budget?: { cap: number; spent: number } };
       console.log(`  refused with 402, nothing charged: the budget token has spent ${me.budget?.spent} of its ${me.budget?.cap} cents`);
       return;
     }
