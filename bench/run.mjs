@@ -4,7 +4,8 @@
 //   node bench/run.mjs [part ...] [--quick] [--repeat=N]
 //   parts: worker (paid request vs bare), users (1/10/100 users, aggregate off the path),
 //          crypto (identity + webhook crypto CPU), bundle (Worker gzip size),
-//          pack (CLI packed/installed size), scaffold (--no-install scaffold time); default: all
+//          pack (CLI packed/installed size), scaffold (--no-install scaffold time),
+//          agents (MPP: bundle with and without, paid retry vs plain paid request); default: all
 //
 // Each part prints a table and writes bench/results/<part>.json (<part>.quick.json with
 // --quick, not kept) with the machine, the date and the exact command. These are benchmarks, not tests: they compare ratios measured side
@@ -18,7 +19,7 @@ import { table } from "./lib/table.mjs";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users"];
+const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "agents"];
 const parts = argv.filter((a) => !a.startsWith("--"));
 for (const p of parts) if (!ALL.includes(p)) fail(`unknown part "${p}"; parts: ${ALL.join(", ")}`);
 const selected = parts.length ? ALL.filter((p) => parts.includes(p)) : ALL;
@@ -77,6 +78,14 @@ if (selected.includes("scaffold")) {
   const r = await scaffold({ runs: quick ? 3 : 10 });
   show("Scaffold without install (interleaved)", r.rows.map(({ command: _c, ...row }) => row), `${r.node}; ${r.note}`);
   save("scaffold", r);
+}
+if (selected.includes("agents")) {
+  const { agentBundles, agentLatency } = await import("./parts/agents.mjs");
+  const bundles = await agentBundles();
+  show("Agent payments: Worker bundle (wrangler deploy --dry-run --outdir)", bundles.rows, bundles.summary);
+  const latency = await agentLatency({ rounds: quick ? 10 : 60 });
+  show("Agent payments: a paid retry beside a plain paid request (sequential, interleaved)", latency.rows, latency.about);
+  save("agents", { bundles, latency });
 }
 if (selected.includes("worker") || selected.includes("users")) {
   const { setup, paidRequest, usersInParallel, verifyBalances } = await import("./parts/worker.mjs");

@@ -8,7 +8,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { root, template } from "./env.mjs";
 
-const PATHS = ["templates/default", "bench/worker"];
+const PATHS = ["templates/default", "bench/worker", "bench/worker-mppx"];
 
 export function snapshot() {
   const dir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-src-"));

@@ -24,7 +24,7 @@ export async function bundle() {
   }
 }
 
-function dryRun(label, cwd, config, command) {
+export function dryRun(label, cwd, config, command) {
   const outdir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-bundle-"));
   try {
     const result = spawnSync(wranglerBin, ["deploy", "--dry-run", "-c", config, "--outdir", outdir], {
