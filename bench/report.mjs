@@ -48,4 +48,10 @@ const pack = load("pack");
 section("CLI package", pack, pack && `${table(pack.result.rows)}\n\nLargest packed files: ${pack.result.files.slice(0, 6).map((f) => `${f.path} (${(f.size / 1024).toFixed(0)} KiB)`).join(", ")}`);
 const scaffold = load("scaffold");
 section("Scaffold without install", scaffold, scaffold && `${scaffold.result.node}. ${scaffold.result.note}\n\n${table(drop(scaffold.result.rows, "command"))}\n\nCommands:\n${scaffold.result.rows.map((r) => `- ${r.tool}: \`${r.command}\``).join("\n")}`);
+const agents = load("agents");
+if (agents) {
+  const { bundles, latency } = agents.result;
+  section("Agent payments: bundle", agents, `${bundles.summary}\n\n${table(bundles.rows)}\n\nCommands:\n${bundles.rows.map((r, i) => `- ${r.worker}: \`${bundles.commands[i]}\``).join("\n")}`);
+  section("Agent payments: a paid retry beside a plain paid request", agents, `${latency.about}\n\n${table(latency.rows)}`);
+}
 console.log(out.join("\n"));
