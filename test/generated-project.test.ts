@@ -84,7 +84,7 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
       // Another currency (a rerun with --currency writes vars.CURRENCY) leaves the types as they are.
       const rerun = await runCli([project, "--no-stripe", "--no-git", "--no-install", "--no-deploy", "--yes", "--currency", "eur"], { cwd: scratch, env: { HOME: scratch } });
       expect(rerun.exitCode, rerun.all).toBe(0);
-      expect(readWranglerConfig(project).config.vars).toEqual({ CURRENCY: "eur" });
+      expect(readWranglerConfig(project).config.vars).toEqual({ CURRENCY: "eur", TOP_UP_AMOUNT: "500", STRIPE_NETWORK_ID: "" });
       const eurTypes = run("npx", ["wrangler", "types", "--check"], project, env, 2 * MINUTE);
       expect(eurTypes.status, eurTypes.output).toBe(0);
       const declared = /interface __BaseEnv_Env \{([^}]*)\}/.exec(readFileSync(join(project, "worker-configuration.d.ts"), "utf8"))![1]!;

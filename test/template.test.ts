@@ -176,9 +176,13 @@ describe("templates/default is deployable by the Deploy to Cloudflare button", (
     }
   });
 
-  it("describes each secret in package.json cloudflare.bindings", () => {
+  it("describes each secret in package.json cloudflare.bindings (and the vars a deployer sets)", () => {
     const bindings = packageJson().cloudflare?.bindings ?? {};
-    expect(Object.keys(bindings).sort()).toEqual([...PRODUCTION_SECRETS].sort());
+    // Every production secret, plus the wrangler.jsonc vars a deployer may want to set (the
+    // top-up amount, agent payments' profile id); nothing that is neither.
+    const vars = Object.keys(readJsonc("wrangler.jsonc").vars ?? {});
+    expect(Object.keys(bindings).filter((name) => !vars.includes(name)).sort()).toEqual([...PRODUCTION_SECRETS].sort());
+    expect(Object.keys(bindings).filter((name) => vars.includes(name)).sort()).toEqual(["STRIPE_NETWORK_ID", "TOP_UP_AMOUNT"]);
     for (const [name, binding] of Object.entries<{ description?: unknown }>(bindings)) {
       expect(typeof binding.description, `${name} description`).toBe("string");
       expect((binding.description as string).length, `${name} description`).toBeGreaterThan(30);

@@ -30,8 +30,8 @@ describe("the example app, agents paying by themselves", () => {
     const md = await withAgents(request("/charge", {}, { method: "POST", headers: { Accept: "text/markdown" } }));
     expect(md.status).toBe(402);
     expect(await md.text()).toMatch(/- Agents: Pay the challenge/);
-    // Off (the committed config): no challenge, no MPP facts.
-    const off = await worker.fetch(request("/charge", {}, { method: "POST", headers: { Accept: "application/json" } }), env as Env, createExecutionContext());
+    // Off (the committed config's empty STRIPE_NETWORK_ID): no challenge, no MPP facts.
+    const off = await worker.fetch(request("/charge", {}, { method: "POST", headers: { Accept: "application/json" } }), { ...env, STRIPE_NETWORK_ID: "" } as Env, createExecutionContext());
     expect(off.headers.has("WWW-Authenticate")).toBe(false);
     expect(((await off.json()) as Record<string, any>).agent_payment).toBeUndefined();
   });

@@ -12,10 +12,11 @@
 // server error gives back what it charged. Any caller may cap what one request costs it
 // (X-Max-Price, ./price-cap.ts) and make a retry safe (Idempotency-Key, ./idempotency.ts).
 
-import { agentPayments, offerTopUp, refusal, settle, type AgentPaymentOffer, type AgentPayments } from "./agent-payments";
+import { agentPayments, refusal, settle, type AgentPayments } from "./agent-payments";
 import { createClient, databases, stub, type Databases } from "./databases";
 import { parseToken } from "./identity";
 import { invalidAmount } from "./ledger";
+import { paymentRequired, withTopUpChallenge } from "./payment-required";
 import { PAYMENT_RETURN_PATH, paymentReturn } from "./payment-return";
 import { conflictMessage, IDEMPOTENCY_HEADER, readIdempotency } from "./idempotency";
 import { readCredential, RECEIPT_HEADER } from "./mpp";
@@ -357,65 +358,6 @@ async function chargeResponsePrice<E, U extends StripeUser>(
   console.log(`[stripeflare] X-Price ${amount} not charged to ${session.account}: ${result.message}`);
   await response.body?.cancel();
   return paymentRequired(request, env, session, amount, result.message, options, agent);
-}
-
-/**
- * The 402 for a price the balance cannot cover: the app's own (`options.paymentRequired`), else
- * ours. With agent payments on (`agent`), it also carries an MPP challenge for a top-up, except
- * for a budget token (its owner tops up) or a price over the caller's X-Max-Price (`agent` null).
- */
-async function paymentRequired<E, U extends StripeUser>(
-  request: Request,
-  env: E & StripeflareEnv,
-  session: Session<U>,
-  price: number,
-  message: string,
-  options: StripeflareOptions<U, E>,
-  agent: AgentPayments | null,
-): Promise<Response> {
-  const balance = Number(session.user.balance ?? 0);
-  const topUp = agent && !session.budget ? await offerTopUp(env, agent, new URL(request.url), session, Math.max(0, price - balance)) : null;
-  let response: Response | null = null;
-  if (options.paymentRequired) {
-    const { user, registered, paymentLink } = session;
-    try {
-      response = await options.paymentRequired(request, { price, balance, paymentLink, message, user, registered, agentPayment: topUp?.offer }, env);
-    } catch (error) {
-      // The visitor still learns how to pay; the operator sees why the app's page failed.
-      console.error(`[stripeflare] options.paymentRequired failed; answering the default 402:`, error);
-    }
-  }
-  response ??= defaultPaymentRequired(request, session, price, message, topUp?.offer);
-  return topUp ? withTopUpChallenge(env, request, agent!, session, response, 0, topUp.header) : response;
-}
-
-/** A 402 with an MPP top-up challenge added (unless it carries a Payment challenge already). */
-async function withTopUpChallenge<U extends StripeUser>(
-  env: StripeflareEnv,
-  request: Request,
-  agent: AgentPayments,
-  session: Session<U>,
-  response: Response,
-  shortBy: number,
-  header?: string,
-): Promise<Response> {
-  if (response.status !== 402 || /(^|,)\s*payment\s/i.test(response.headers.get("WWW-Authenticate") ?? "")) return response;
-  header ??= (await offerTopUp(env, agent, new URL(request.url), session, shortBy)).header;
-  const out = new Response(response.body, response);
-  out.headers.append("WWW-Authenticate", header);
-  return out;
-}
-
-function defaultPaymentRequired<U extends StripeUser>(request: Request, session: Session<U>, price: number, message: string, agentPayment?: AgentPaymentOffer): Response {
-  const wantsJson = (request.headers.get("Accept") ?? "").includes("application/json");
-  if (wantsJson) return json(402, { error: "Payment required", message, price, paymentLink: session.paymentLink, balance: session.user.balance, ...(agentPayment ? { agentPayment } : {}) });
-  const agents = agentPayment
-    ? `\nAgents: pay the WWW-Authenticate "Payment" challenge (MPP, method "stripe": ${agentPayment.amount} ${agentPayment.currency} in cents) with a Shared Payment Token; send the credential in ${agentPayment.credentialHeader}.`
-    : "";
-  return new Response(`Payment required: ${message}. Top up at ${session.paymentLink}${agents}\n`, {
-    status: 402,
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "private, no-store" },
-  });
 }
 
 /** Adds the wallet headers to whatever answer goes out. */
