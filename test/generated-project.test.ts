@@ -89,7 +89,7 @@ describe("a freshly scaffolded project (--no-stripe)", () => {
       expect(eurTypes.status, eurTypes.output).toBe(0);
       const declared = /interface __BaseEnv_Env \{([^}]*)\}/.exec(readFileSync(join(project, "worker-configuration.d.ts"), "utf8"))![1]!;
       expect(declared.match(/^\s*(\w+):/gm)!.map((line) => line.trim().slice(0, -1)).sort()).toEqual(
-        ["CURRENCY", "DB_SECRET", "DORM_NAMESPACE", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET"],
+        ["CURRENCY", "DB_SECRET", "DORM_NAMESPACE", "STRIPE_NETWORK_ID", "STRIPE_PAYMENT_LINK", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET", "STRIPE_WEBHOOK_SIGNING_SECRET", "TOP_UP_AMOUNT"],
       );
 
       const dryRun = run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", join(scratch, "bundle")], project, env, 5 * MINUTE);
