@@ -16,8 +16,8 @@
 //   pay/events.ts     the events, signed and delivered to the local Worker
 import { parseArgs } from "node:util";
 import Stripe from "stripe";
-// Money as people read it ($5.00, ¥500), the same function the page uses.
-import { formatMoney } from "../src/page/view.ts";
+// Money as people read it ($5.00, ¥500), the same function the pages use.
+import { formatMoney } from "../src/stripeflare/money.ts";
 import { LOCAL_STRIPE_API_BASE, LOCAL_STRIPE_SECRET, localSetup, readDevVars, updateDevVars } from "./pay/dev-vars.ts";
 import { chargeRefundedEvent, checkoutCompletedEvent, deliver } from "./pay/events.ts";
 import { checkoutSession, isLoopbackHost, recordPayment, refundPayment, type PaymentRequest } from "./pay/stand-in.ts";

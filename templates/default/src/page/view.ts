@@ -72,20 +72,9 @@ export const LOGIN_BY_PAYMENT =
   "There is no sign-up. Your wallet lives in this browser (an HttpOnly cookie). " +
   "Pay with a card or Link email you used before, on any device, and when Stripe sends you back here this browser is in that wallet again.";
 
-/**
- * An amount in the currency's smallest unit as people read it: 499 usd → `$4.99`, 500 jpy →
- * `¥500`, -3 eur → `-€0.03`. A code Intl does not know (a typo in CURRENCY) still shows the
- * amount, in the smallest unit and named: `499 (smallest unit of xyz)`.
- */
-export function formatMoney(amount: number, currency: string): string {
-  let format: Intl.NumberFormat;
-  try {
-    format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
-  } catch {
-    return `${amount} (smallest unit of ${currency || "the wallet's currency"})`;
-  }
-  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-}
+// Money as people read it: the wallet's helper (scripts/pay.ts and the MCP template use it too).
+import { formatMoney } from "../stripeflare/money";
+export { formatMoney };
 
 /**
  * The payment link is only usable when STRIPE_PAYMENT_LINK is set: an unset one leaves just

@@ -1,0 +1,150 @@
+// The aggregate mirror: every account database's `users` rows, copied into one aggregate
+// database for admin queries, without drift and off the request path.
+//
+// Outbox (account side): triggers on `users` bump `stripeflare_mirror.version` inside
+// whatever transaction changed a row (a charge, a credit, a custom `ctx.client.exec`, an admin
+// query), so "something changed" is recorded atomically with the change itself. An alarm
+// then sends the *current* rows with that version (state, not the statements that produced
+// it) and records the version once the aggregate acknowledges. A failed push is retried with
+// exponential backoff, forever: the alarm stays scheduled until acked catches up.
+//
+// Aggregate side: a snapshot replaces the source's rows only if its version is newer than the
+// one stored for that source, so late, duplicated or reordered pushes cannot roll it back.
+//
+// This deliberately does not use dormroom's multi-stub mirror, which replays every call
+// (reads too) in ctx.waitUntil and only logs failures.
+
+import type { MirrorSnapshot } from "./types";
+
+/** Delay before the first push: coalesces a burst of charges into one aggregate write. */
+export const MIRROR_DELAY_MS = 1_000;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Storage key (in the aggregate's own KV) that makes it refuse snapshots: for fault tests. */
+export const MIRROR_FAULT_KEY = "stripeflare:mirror-fault";
+
+export const OUTBOX_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS stripeflare_mirror (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL DEFAULT 0,
+    acked INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    name TEXT,
+    aggregate TEXT,
+    migrations TEXT,
+    migrations_key TEXT
+  )`,
+  `INSERT OR IGNORE INTO stripeflare_mirror (id) VALUES (1)`,
+  ...["INSERT", "UPDATE", "DELETE"].map(
+    (event) => `CREATE TRIGGER IF NOT EXISTS stripeflare_mirror_users_${event.toLowerCase()}
+      AFTER ${event} ON users
+      BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1; END`,
+  ),
+];
+
+export const AGGREGATE_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS stripeflare_mirror_sources (
+    source TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    access_tokens TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  )`,
+];
+
+interface OutboxRow {
+  version: number;
+  acked: number;
+  attempts: number;
+  name: string | null;
+  aggregate: string | null;
+  migrations: string | null;
+  migrations_key: string | null;
+}
+
+export function outboxState(sql: SqlStorage): OutboxRow | undefined {
+  return sql.exec<OutboxRow & Record<string, SqlStorageValue>>(`SELECT * FROM stripeflare_mirror WHERE id = 1`).toArray()[0];
+}
+
+/** Remembers where and with which schema this database mirrors (the alarm has no request). */
+export function recordMirrorTarget(sql: SqlStorage, name: string, aggregate: string, migrations: string, key: string): void {
+  sql.exec(
+    `UPDATE stripeflare_mirror SET name = ?, aggregate = ?, migrations = ?, migrations_key = ?
+     WHERE id = 1 AND (name IS NOT ? OR aggregate IS NOT ? OR migrations_key IS NOT ?)`,
+    name,
+    aggregate,
+    migrations,
+    key,
+    name,
+    aggregate,
+    key,
+  );
+}
+
+/** The snapshot to push now, or null when the aggregate is up to date. */
+export function pendingSnapshot(sql: SqlStorage): { snapshot: MirrorSnapshot; aggregate: string } | null {
+  const state = outboxState(sql);
+  if (!state || state.version <= state.acked || !state.name || !state.aggregate) return null;
+  return {
+    aggregate: state.aggregate,
+    snapshot: {
+      source: state.name,
+      version: state.version,
+      rows: sql.exec(`SELECT * FROM users`).toArray(),
+      migrations: JSON.parse(state.migrations ?? "{}"),
+      migrationsKey: state.migrations_key ?? "",
+    },
+  };
+}
+
+export function markAcked(sql: SqlStorage, version: number): void {
+  sql.exec(`UPDATE stripeflare_mirror SET acked = max(acked, ?), attempts = 0, last_error = NULL WHERE id = 1`, version);
+}
+
+/** Records a failed push; returns the delay before the next attempt. */
+export function markFailed(sql: SqlStorage, error: string): number {
+  const { attempts } = sql
+    .exec<{ attempts: number }>(
+      `UPDATE stripeflare_mirror SET attempts = attempts + 1, last_error = ? WHERE id = 1 RETURNING attempts`,
+      error.slice(0, 500),
+    )
+    .one();
+  return Math.min(MAX_BACKOFF_MS, MIRROR_DELAY_MS * 2 ** Math.min(attempts, 20));
+}
+
+/** Aggregate side: applies a snapshot if it is newer than what this source last sent. */
+export function applySnapshot(sql: SqlStorage, snapshot: MirrorSnapshot): { applied: boolean; version: number } {
+  const current = sql
+    .exec<{ version: number; access_tokens: string }>(
+      `SELECT version, access_tokens FROM stripeflare_mirror_sources WHERE source = ?`,
+      snapshot.source,
+    )
+    .toArray()[0];
+  if (current && current.version >= snapshot.version) return { applied: false, version: current.version };
+
+  const keys = snapshot.rows.map((row) => String(row.access_token));
+  // Rows that left the source (deleted by a custom query) leave the aggregate too.
+  for (const gone of current ? (JSON.parse(current.access_tokens) as string[]) : []) {
+    if (!keys.includes(gone)) sql.exec(`DELETE FROM users WHERE access_token = ?`, gone);
+  }
+  for (const row of snapshot.rows) {
+    const columns = Object.keys(row);
+    sql.exec(
+      `INSERT OR REPLACE INTO users (${columns.map(quoteIdentifier).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      ...columns.map((column) => row[column] as SqlStorageValue),
+    );
+  }
+  sql.exec(
+    `INSERT INTO stripeflare_mirror_sources (source, version, access_tokens) VALUES (?, ?, ?)
+     ON CONFLICT (source) DO UPDATE SET version = excluded.version, access_tokens = excluded.access_tokens,
+       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+    snapshot.source,
+    snapshot.version,
+    JSON.stringify(keys),
+  );
+  return { applied: true, version: snapshot.version };
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
