@@ -14,7 +14,7 @@ async function funded(amount = 500) {
   return browser;
 }
 
-const text = (result: { content?: unknown }) => ((result.content as { type: string; text: string }[])[0]!).text;
+const text = (result: object) => ((result as { content: { type: string; text: string }[] }).content[0]!).text;
 
 describe("a paid MCP server, authorized by paying", () => {
   it("the SDK client authorizes, lists the tools, calls the free one and the paid one (charged once)", async () => {
