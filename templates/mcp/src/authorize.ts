@@ -38,6 +38,13 @@ function page(title: string, body: string, status = 200): Response {
   return new Response(html, { status, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "private, no-store", "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'" } });
 }
 
+/** On `npm run dev` (loopback), the command that tops this browser's wallet up locally. */
+function localPayment(request: Request, ctx: StripeflareContext): string {
+  const { hostname } = new URL(request.url);
+  if (!(hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname))) return "";
+  return `<p>Local test payment (no Stripe account): <code>npm run pay -- ${escape(String(ctx.user.client_reference_id ?? ""))}</code>, then reload.</p>`;
+}
+
 /** A form post from this very page: another site must not allow a client or revoke one for you. */
 function sameOrigin(request: Request): boolean {
   const site = request.headers.get("Sec-Fetch-Site");
@@ -90,7 +97,7 @@ export async function authorize(request: Request, env: AppEnv, ctx: StripeflareC
   }
 
   const balance = money(ctx.user.balance, currency);
-  const topUp = ctx.paymentLink ? `<p><a class="button" href="${escape(ctx.paymentLink)}">Top up</a> (Stripe; after paying, come back to this page)</p>` : "<p>No payment link yet (STRIPE_PAYMENT_LINK).</p>";
+  const topUp = (ctx.paymentLink ? `<p><a class="button" href="${escape(ctx.paymentLink)}">Top up</a> (Stripe; after paying, come back to this page)</p>` : "<p>No payment link yet (STRIPE_PAYMENT_LINK).</p>") + localPayment(request, ctx);
   const allow = ctx.registered
     ? `<form method="post"><label>Budget for ${escape(name)}, in cents: <input name="budget" type="number" min="1" value="${DEFAULT_BUDGET}" required></label>
 <label>Expires after (days): <input name="days" type="number" min="1" max="${MAX_DAYS}" value="${DEFAULT_DAYS}" required></label>
@@ -111,10 +118,10 @@ export async function walletHome(request: Request, env: AppEnv, ctx: Stripeflare
     })
     .join("");
   if ((request.headers.get("Accept") ?? "").includes("application/json")) {
-    return Response.json({ balance: ctx.user.balance, currency, registered: ctx.registered, paymentLink: ctx.paymentLink, mcp: `${new URL(request.url).origin}/mcp`, clients: grants.map((g) => ({ grant: g.id, client: g.clientId })) });
+    return Response.json({ balance: ctx.user.balance, currency, registered: ctx.registered, paymentLink: ctx.paymentLink, client_reference_id: ctx.user.client_reference_id, mcp: `${new URL(request.url).origin}/mcp`, clients: grants.map((g) => ({ grant: g.id, client: g.clientId })) });
   }
   return page("Your wallet", `<h1>Your wallet</h1><p>Balance: <strong>${money(ctx.user.balance, currency)}</strong></p>
-${ctx.paymentLink ? `<p><a class="button" href="${escape(ctx.paymentLink)}">Top up</a></p>` : ""}
+${ctx.paymentLink ? `<p><a class="button" href="${escape(ctx.paymentLink)}">Top up</a></p>` : ""}${localPayment(request, ctx)}
 <h2>MCP clients allowed</h2>${rows ? `<ul>${rows}</ul>` : "<p>None yet. Connect an MCP client to <code>" + escape(new URL(request.url).origin) + "/mcp</code>.</p>"}`);
 }
 
