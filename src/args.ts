@@ -17,6 +17,8 @@ export interface Flags {
   check: boolean;
   directory?: string;
   template: string;
+  /** --template was given (otherwise an interactive run asks). */
+  templateGiven: boolean;
   title?: string;
   domain?: string;
   /** undefined = not given: prompt (interactive) or the default. */
@@ -51,7 +53,7 @@ interface OptionSpec {
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: "template", alias: "t", kind: "string", value: "<name|source>", help: "bundled template (default) or a giget source such as gh:owner/repo/path#ref" },
+  { name: "template", alias: "t", kind: "string", value: "<name|source>", help: "bundled template: default (a paid HTTP API with a page) or mcp (a paid MCP server); or a giget source such as gh:owner/repo/path#ref" },
   { name: "title", kind: "string", value: "<text>", help: "product name on the Stripe checkout page (default: the project name)" },
   { name: "domain", kind: "string", value: "<host>", help: "hostname the Worker serves, e.g. api.example.com (webhook: https://<host>/stripe-webhook)" },
   { name: "price", kind: "string", value: "<amount>", help: "top-up price in major units, e.g. 5 or 19.99 (default 5)" },
@@ -156,6 +158,7 @@ export function parseArgs(argv: string[]): Flags {
     check: bool("check") ?? false,
     directory: positionals[0],
     template: str("template") ?? "default",
+    templateGiven: raw.template !== undefined,
     title: str("title"),
     domain: str("domain"),
     price: str("price"),

@@ -165,6 +165,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   // Before the Stripe key is checked or anything is created there: a folder we cannot write to.
   const unwritable = writableProblem(root);
   if (unwritable) fail(unwritable);
+  // Which template: the flag, else (a new project, interactive) a question; a rerun keeps its own.
+  const template = flags.templateGiven || resuming || !interactive ? flags.template : await ask.askTemplate();
 
   // 2. What: price, currency, domain, title. Checked now, used later.
   // A rerun keeps the earlier run's price and currency unless told otherwise: a rerun made only
@@ -199,8 +201,8 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   //    only the name, the currency, the domain route and the .gitignore entries are brought up to date.
   heading(`${resuming ? "Continuing" : "Creating"} ${name}`);
   if (!resuming) {
-    const files = await fetchTemplate(flags.template, root).catch((error: Error) => fail(error.message));
-    step(`copied template "${flags.template}" (${files.length} files) into ${relative(process.cwd(), root) || "."}`);
+    const files = await fetchTemplate(template, root).catch((error: Error) => fail(error.message));
+    step(`copied template "${template}" (${files.length} files) into ${relative(process.cwd(), root) || "."}`);
     const pmField = await setPackageManagerField(root, pm).catch((error: Error) => fail(error.message));
     if (pmField) step(pmField);
   }
@@ -215,6 +217,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   if (!existsSync(join(root, ".dev.vars.example"))) writeFileSync(join(root, ".dev.vars.example"), formatDevVarsExample());
   const state: ProjectState = previous && resuming ? previous : { project: name, createdBy: `create-stripeflare@${VERSION}`, scaffolded: true, stripe: {} };
   state.projectId ??= newProjectId(); // a new project, or one written before project ids
+  if (!resuming) state.template = template;
   if (domain) state.domain = domain;
   Object.assign(state, { price: priceText, currency });
   writeState(root, state);
@@ -265,7 +268,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   if (flags.install) {
     // Install scripts run code of whoever wrote the package.json: ours (the bundled template)
     // yes; a remote template's, or a folder this machine did not make, only if the user agrees.
-    const foreign = untrusted ? `${where} (not made here)` : isBundledTemplateName(flags.template) ? undefined : `template "${flags.template}"`;
+    const foreign = untrusted ? `${where} (not made here)` : isBundledTemplateName(template) ? undefined : `template "${template}"`;
     const scripts = !foreign || (interactive && (await ask.askInstallScripts(foreign)));
     heading(`Installing dependencies with ${pm}${scripts ? "" : " (install scripts off)"}`);
     // On a Node the project cannot run, npm prints one EBADENGINE warning per package: the

@@ -72,6 +72,19 @@ export function askPrice(currency: string): Promise<string> {
   });
 }
 
+/** The bundled template, create-vite style: one line each. */
+export async function askTemplate(): Promise<string> {
+  return ask<string>({
+    type: "select",
+    message: "Template",
+    choices: [
+      { title: "default", description: "a paid HTTP API: a page, JSON and Markdown, POST /charge at one cent", value: "default" },
+      { title: "mcp", description: "a paid MCP server: tools charged per call, clients authorized by paying", value: "mcp" },
+    ],
+    initial: 0,
+  });
+}
+
 /** --agent-payments: the Stripe profile id, or empty for none. */
 export async function askAgentPayments(): Promise<string | undefined> {
   const value = await ask<string>({

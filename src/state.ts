@@ -32,6 +32,8 @@ export interface ProjectState {
   projectId?: string;
   createdBy: string;
   scaffolded: boolean;
+  /** The template it was made from (`default`, `mcp`, or a giget source); absent before 0.2. */
+  template?: string;
   stripe: Partial<Record<StripeMode, StripeRecord>>;
   /** --domain, --price and --currency of the latest run: a rerun without them keeps them. */
   domain?: string;

@@ -71,6 +71,8 @@ export function summaryText(s: SummaryInput): string {
   if (s.localSetup && s.scripts.includes("pay")) rows.push([`${runScriptCommand(s.pm, "pay")} -- --setup`, "once: local-only values in .dev.vars (see README.md)"]);
   rows.push([runScriptCommand(s.pm, "dev"), "http://localhost:8787"]);
   if (s.scripts.includes("pay")) rows.push([`${runScriptCommand(s.pm, "pay")} -- <client_reference_id>`, "a local test payment; the page shows this line filled in"]);
+  // The MCP template: a client to authorize and call the tools with.
+  if (s.scripts.includes("client")) rows.push([runScriptCommand(s.pm, "client"), "an MCP client: open the authorize URL it prints, allow, then it calls the tools"]);
   rows.push([s.pm === "npm" ? "npm test" : runScriptCommand(s.pm, "test")]);
   if (!s.deployedUrl) {
     // Not `wrangler secret bulk .dev.vars`: .dev.vars may hold local-only keys (STRIPE_API_BASE).
@@ -80,6 +82,12 @@ export function summaryText(s: SummaryInput): string {
     ]);
   }
   lines.push(...commandLines(rows));
+  if (s.scripts.includes("client")) {
+    lines.push(
+      `  ${dim("MCP endpoint: http://localhost:8787/mcp (or your URL + /mcp). MCP Inspector: npx @modelcontextprotocol/inspector;")}`,
+      `  ${dim(`Claude Code: claude mcp add --transport http ${s.name} http://localhost:8787/mcp`)}`,
+    );
+  }
   if (!s.scripts.includes("pay")) {
     lines.push(
       `  ${dim("Test payment: open http://localhost:8787/me, follow paymentLink, pay with card 4242 4242 4242 4242;")}`,

@@ -25,6 +25,8 @@ interface Found {
   currency: string;
   /** Its top-up in the currency's smallest unit (its .stripeflare.json price), likewise. */
   topUp?: string;
+  /** What the project is, as the heading says it. */
+  what?: string;
 }
 
 /** Where the wallet is: src/stripeflare/ of a project this CLI made, or beside an `add`ed Worker's main module. */
@@ -38,6 +40,9 @@ function findWallet(root: string, where: string): Found {
 
   const found = (layout: Layout, walletDir: string): Found => ({ root, layout, walletDir, shown: relative(root, walletDir), currency, topUp });
   const templateDir = join(root, WALLET_PREFIX);
+  // A project of another template (the MCP server) shares only the wallet folder with the
+  // default template, whose history upgrades merge against: only that folder is upgraded.
+  if (isWalletDir(templateDir) && state?.template && state.template !== "default") return { ...found("add", templateDir), what: `a create-stripeflare ${state.template} project: the wallet folder only` };
   if (isWalletDir(templateDir) && (state?.scaffolded || existsSync(join(root, "scripts", "stripe-local.ts")))) return found("template", templateDir);
   const worker = guard(() => readWorkerConfig(root));
   const main = typeof worker?.config.main === "string" ? resolve(root, worker.config.main) : undefined;
@@ -93,7 +98,7 @@ export async function upgrade(flags: Flags): Promise<number> {
   const base = (order === 0 ? current : pastReleases().find((release) => release.version === installed.version)) ??
     fail(`${found.shown} says wallet ${installed.version}, a version this create-stripeflare has no record of: run \`npx create-stripeflare@latest upgrade\``);
 
-  heading(`Stripeflare wallet in ${found.shown}/ (${found.layout === "template" ? "a project made by create-stripeflare" : "added to a Worker"})`);
+  heading(`Stripeflare wallet in ${found.shown}/ (${found.what ?? (found.layout === "template" ? "a project made by create-stripeflare" : "added to a Worker")})`);
   console.log(`  installed  ${installed.version}${installed.declared ? "" : " (no version.ts: the first release)"}`);
   console.log(`  current    ${current.version}`);
   const plan = makePlan(found, base, current);

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { fileMode, ours, readDevVarsFile, readJson, readWranglerConfig, runInTerminal, tempDir, useStripeStandIn } from "./helpers/index.js";
+import { fileMode, ours, readDevVarsFile, readJson, readState, readWranglerConfig, runInTerminal, tempDir, useStripeStandIn } from "./helpers/index.js";
 
 const stripe = useStripeStandIn();
 
@@ -15,6 +15,7 @@ describe("interactive", () => {
       ["--no-install", "--no-git"],
       [
         { expect: /Project folder/, type: "shop-app\r" },
+        { expect: /Template/, type: "\r" },
         { expect: /Top-up price in USD/, type: "7.5\r" },
         { expect: /Custom domain/, type: "shop.example.com\r" },
         { expect: /Product name/, type: "The Shop\r" },
@@ -26,7 +27,7 @@ describe("interactive", () => {
       ],
       { cwd, env: { STRIPE_API_BASE: stripe().url } },
     );
-    expect(result.answered).toBe(9);
+    expect(result.answered).toBe(10);
     expect(result.exitCode, result.screen).toBe(0);
     expect(result.screen).toMatch(/shop-app is ready/);
     // The secret key was typed into a password prompt: it never shows on screen.
@@ -50,7 +51,7 @@ describe("interactive", () => {
   it("re-asks on an invalid answer instead of failing", async () => {
     const cwd = tempDir();
     const result = await runInTerminal(
-      ["--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T"],
+      ["--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--template", "default"],
       [
         { expect: /Project folder/, type: "Bad Name\r" },
         { expect: /invalid project name "Bad Name".*try "bad-name"/, type: `${"\x7f".repeat(8)}good-name\r` },
@@ -70,7 +71,7 @@ describe("interactive", () => {
     mkdirSync(join(cwd, "full"));
     writeFileSync(join(cwd, "full", "notes.txt"), "mine\n");
     const fixed = await runInTerminal(
-      ["My Shop!", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "shop.example.com"],
+      ["My Shop!", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "shop.example.com", "--template", "default"],
       [{ expect: /"My Shop!" cannot be a Worker name .* Use "my-shop" instead\?/, type: "y" }],
       { cwd },
     );
@@ -78,7 +79,7 @@ describe("interactive", () => {
     expect(existsSync(join(cwd, "my-shop", "package.json"))).toBe(true);
 
     const other = await runInTerminal(
-      ["full", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "full.example.com"],
+      ["full", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "full.example.com", "--template", "default"],
       [
         { expect: /full is not empty\. Copy the template into it anyway/, type: "n" },
         { expect: /Another project folder/, type: "empty-one\r" },
@@ -91,11 +92,27 @@ describe("interactive", () => {
     expect(existsSync(join(cwd, "full", "package.json"))).toBe(false);
   });
 
+  it("asks which template, create-vite style: the MCP server is one arrow down", async () => {
+    const cwd = tempDir();
+    const result = await runInTerminal(
+      ["tools-app", "--no-install", "--no-git", "--no-stripe", "--no-deploy", "--price", "5", "--title", "T", "--domain", "tools.example.com"],
+      [{ expect: /Template[\s\S]*default[\s\S]*mcp/, type: "\x1b[B\r" }],
+      { cwd },
+    );
+    expect(result.exitCode, result.screen).toBe(0);
+    expect(result.answered).toBe(1);
+    const dir = join(cwd, "tools-app");
+    expect(existsSync(join(dir, "src", "paid-tool.ts"))).toBe(true);
+    expect(readState(dir).template).toBe("mcp");
+    expect(result.screen).toMatch(/npm run client/);
+    expect(result.screen).toMatch(/claude mcp add --transport http tools-app http:\/\/localhost:8787\/mcp/);
+  });
+
   it("asks before using a live key, and stops cleanly on no", async () => {
     const cwd = tempDir();
     const mark = stripe().requests.length;
     const result = await runInTerminal(
-      ["live-shop", "--no-install", "--no-git", "--price", "5", "--title", "Live", "--domain", "live.example.com"],
+      ["live-shop", "--no-install", "--no-git", "--price", "5", "--title", "Live", "--domain", "live.example.com", "--template", "default"],
       [
         { expect: /Let AI agents pay by themselves/, type: "\r" },
         { expect: /Stripe secret key/, type: `${stripe().keys.liveSecret}\r` },
