@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs every test in the repository: the Worker template's suite (in workerd) and the
-// CLI's suite (which also scaffolds projects and drives a browser). It is `npm test`, so
+// Runs every test in the repository: each Worker template's suite (in workerd: the default
+// template, the MCP server) and the CLI's suite (which also scaffolds projects and drives a browser). It is `npm test`, so
 // `node` here is the Node 22 that the root devDependency `node@22` puts first on PATH:
 // wrangler and vitest 5 need Node >= 22.12, while the CLI itself is also tested on the
 // machine's own Node 20 by the suite.
@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const template = join(root, "templates/default");
+const mcpTemplate = join(root, "templates/mcp");
 const results = join(root, "test-results");
 
 const [major, minor] = process.versions.node.split(".").map(Number);
@@ -23,11 +24,12 @@ if (major < 22 || (major === 22 && minor < 12)) {
 
 ensureChromium();
 run("npm", ["run", "build"], root);
-if (templateNeedsInstall()) run("npm", ["ci", "--no-audit", "--no-fund"], template);
+for (const dir of [template, mcpTemplate]) if (templateNeedsInstall(dir)) run("npm", ["ci", "--no-audit", "--no-fund"], dir);
 
 mkdirSync(results, { recursive: true });
 const suites = [
   { name: "template (workerd)", cwd: template, report: join(results, "template.json") },
+  { name: "MCP template (workerd)", cwd: mcpTemplate, report: join(results, "template-mcp.json") },
   { name: "cli", cwd: root, report: join(results, "cli.json") },
 ];
 for (const suite of suites) {
@@ -36,7 +38,7 @@ for (const suite of suites) {
   const reporters = ["--reporter=default", "--reporter=json", `--outputFile.json=${suite.report}`];
   // The template runs through its own `npm test` runner, which leaves out the noise its fault
   // tests make on purpose (templates/default/scripts/test.mjs).
-  suite.status = suite.cwd === template ? spawn("node", ["scripts/test.mjs", ...reporters], suite.cwd) : spawn("npx", ["vitest", "run", ...reporters], suite.cwd);
+  suite.status = suite.cwd !== root ? spawn("node", ["scripts/test.mjs", ...reporters], suite.cwd) : spawn("npx", ["vitest", "run", ...reporters], suite.cwd);
 }
 
 const total = { passed: 0, failed: 0, skipped: 0 };
@@ -57,10 +59,10 @@ function readCounts(file) {
   return { passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests + report.numTodoTests };
 }
 
-function templateNeedsInstall() {
-  const installed = join(template, "node_modules/.package-lock.json");
+function templateNeedsInstall(dir) {
+  const installed = join(dir, "node_modules/.package-lock.json");
   if (!existsSync(installed)) return true;
-  return statSync(join(template, "package-lock.json")).mtimeMs > statSync(installed).mtimeMs;
+  return statSync(join(dir, "package-lock.json")).mtimeMs > statSync(installed).mtimeMs;
 }
 
 // The browser test drives Debian's Chromium. On a fresh Debian machine where we are root
