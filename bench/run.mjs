@@ -5,7 +5,8 @@
 //   parts: worker (paid request vs bare), users (1/10/100 users, aggregate off the path),
 //          crypto (identity + webhook crypto CPU), bundle (Worker gzip size),
 //          pack (CLI packed/installed size), scaffold (--no-install scaffold time),
-//          agents (MPP: bundle with and without, paid retry vs plain paid request); default: all
+//          agents (MPP: bundle with and without, paid retry vs plain paid request),
+//          mcp (MCP template bundle; paid tool call vs bare tool call); default: all
 //
 // Each part prints a table and writes bench/results/<part>.json (<part>.quick.json with
 // --quick, not kept) with the machine, the date and the exact command. These are benchmarks, not tests: they compare ratios measured side
@@ -19,7 +20,7 @@ import { table } from "./lib/table.mjs";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "agents"];
+const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "agents", "mcp"];
 const parts = argv.filter((a) => !a.startsWith("--"));
 for (const p of parts) if (!ALL.includes(p)) fail(`unknown part "${p}"; parts: ${ALL.join(", ")}`);
 const selected = parts.length ? ALL.filter((p) => parts.includes(p)) : ALL;
@@ -86,6 +87,14 @@ if (selected.includes("agents")) {
   const latency = await agentLatency({ rounds: quick ? 10 : 60 });
   show("Agent payments: a paid retry beside a plain paid request (sequential, interleaved)", latency.rows, latency.about);
   save("agents", { bundles, latency });
+}
+if (selected.includes("mcp")) {
+  const { mcpBundle, mcpLatency } = await import("./parts/mcp.mjs");
+  const bundle = await mcpBundle();
+  show("MCP template: Worker bundle (wrangler deploy --dry-run --outdir)", bundle.rows);
+  const latency = await mcpLatency({ rounds: quick ? 20 : 200 });
+  show("MCP: a paid tool call beside a bare one (sequential, interleaved)", latency.rows, latency.about);
+  save("mcp", { bundle, latency });
 }
 if (selected.includes("worker") || selected.includes("users")) {
   const { setup, paidRequest, usersInParallel, verifyBalances } = await import("./parts/worker.mjs");

@@ -8,7 +8,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { root, template } from "./env.mjs";
 
-const PATHS = ["templates/default", "bench/worker", "bench/worker-mppx"];
+const PATHS = ["templates/default", "templates/mcp", "bench/worker", "bench/worker-mppx", "bench/worker-mcp"];
 
 export function snapshot() {
   const dir = mkdtempSync(join(os.tmpdir(), "stripeflare-bench-src-"));
@@ -27,8 +27,10 @@ export function snapshot() {
       });
     }
   }
-  rmSync(join(dir, "templates/default/node_modules"), { recursive: true, force: true });
-  symlinkSync(join(template, "node_modules"), join(dir, "templates/default/node_modules"));
+  for (const name of ["default", "mcp"]) {
+    rmSync(join(dir, `templates/${name}/node_modules`), { recursive: true, force: true });
+    symlinkSync(join(root, `templates/${name}/node_modules`), join(dir, `templates/${name}/node_modules`));
+  }
   return { dir, source, commit, close: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
