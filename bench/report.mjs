@@ -54,4 +54,10 @@ if (agents) {
   section("Agent payments: bundle", agents, `${bundles.summary}\n\n${table(bundles.rows)}\n\nCommands:\n${bundles.rows.map((r, i) => `- ${r.worker}: \`${bundles.commands[i]}\``).join("\n")}`);
   section("Agent payments: a paid retry beside a plain paid request", agents, `${latency.about}\n\n${table(latency.rows)}`);
 }
+const mcp = load("mcp");
+if (mcp) {
+  const { bundle: b, latency: l } = mcp.result;
+  section("MCP template: bundle", mcp, `${table(b.rows)}\n\nCommand: \`${b.commands[0]}\``);
+  section("MCP: a paid tool call beside a bare one", mcp, `${l.about}\n\n${table(l.rows)}`);
+}
 console.log(out.join("\n"));
