@@ -43,6 +43,12 @@ describe("a project made with --template mcp", () => {
     for (const file of ["src/index.ts", "src/tools.ts", "src/paid-tool.ts", "src/authorize.ts", "src/stripeflare/middleware.ts", "scripts/client.ts", "README.md"]) expect(existsSync(join(project, file)), file).toBe(true);
   });
 
+  it("upgrade --check knows it: current, and only the wallet folder is the wallet's", async () => {
+    const check = await runCli(["upgrade", project, "--check"], { cwd: scratch, env: { HOME: scratch } });
+    expect(check.exitCode, check.all).toBe(0);
+    expect(check.stdout).toMatch(/Stripeflare wallet in src\/stripeflare\/ \(a create-stripeflare mcp project: the wallet folder only\)/);
+  });
+
   it(
     "installs, passes its own npm test and bundles",
     () => {
@@ -52,6 +58,8 @@ describe("a project made with --template mcp", () => {
       expect(test.status, test.output).toBe(0);
       expect(test.output).toMatch(/Tests\s+.*\d+ passed/);
       expect(test.output).not.toMatch(/\d+ failed/);
+      const types = sh("npx wrangler types --check");
+      expect(types.status, types.output).toBe(0);
       const dryRun = sh(`npx wrangler deploy --dry-run --outdir ${join(scratch, "bundle")}`);
       expect(dryRun.status, dryRun.output).toBe(0);
       expect(dryRun.output).toMatch(/env\.OAUTH_KV/);

@@ -9,7 +9,7 @@
 // Every result carries the remaining balance in `_meta["stripeflare/balance"]`.
 
 import type { CallToolResult, McpServer, StandardSchemaWithJSON } from "@modelcontextprotocol/server";
-import { chargeUser, type StripeflareEnv } from "./stripeflare";
+import { chargeUser, paymentLinkFor, type StripeflareEnv } from "./stripeflare";
 
 /** What the OAuth grant gives the MCP handler (`ctx.props`). */
 export interface GrantProps {
@@ -49,10 +49,13 @@ export function paidTool<Args extends StandardSchemaWithJSON>(
     if (result.isError) return result;
     const charge = await chargeUser(tool.env, tool.ctx, tool.props.token, undefined, undefined, price, false, `MCP tool ${name}`);
     if (!charge.charged) {
+      // Anyone may pay this link: it tops up the wallet that allowed this client.
+      const link = (await paymentLinkFor(tool.env, tool.props.token)) || null;
+      const balance = charge.balance === undefined ? "" : ` (balance ${charge.balance} cents)`;
       return {
         isError: true,
-        content: [{ type: "text", text: `Payment required: ${name} costs ${price} cent${price === 1 ? "" : "s"}; ${charge.message}. Nothing was charged. Top up or raise this client's budget at ${tool.walletUrl}` }],
-        _meta: { [BALANCE_META]: charge.balance ?? null, "stripeflare/price": price, "stripeflare/wallet": tool.walletUrl },
+        content: [{ type: "text", text: `Payment required: ${name} costs ${price} cent${price === 1 ? "" : "s"}; ${charge.message}${balance}. Nothing was charged. Top up${link ? ` at ${link}` : ""}, or raise this client's budget, on ${tool.walletUrl}` }],
+        _meta: { [BALANCE_META]: charge.balance ?? null, "stripeflare/price": price, "stripeflare/paymentLink": link, "stripeflare/wallet": tool.walletUrl },
       };
     }
     return { ...result, _meta: { ...result._meta, [BALANCE_META]: charge.balance ?? null, "stripeflare/charged": price } };

@@ -40,7 +40,10 @@ describe("a paid MCP server, authorized by paying", () => {
     for (let i = 0; i < 2; i++) expect((await client.callTool({ name: "sha256", arguments: { text: `x${i}` } })).isError).toBeFalsy();
     const over = await client.callTool({ name: "sha256", arguments: { text: "y" } });
     expect(over.isError).toBe(true);
-    expect(text(over)).toMatch(/Payment required: sha256 costs 1 cent; .*budget.*Nothing was charged\. Top up or raise this client's budget at https:\/\/app\.example\//);
+    expect(text(over)).toMatch(/Payment required: sha256 costs 1 cent; .*budget.* \(balance 498 cents\)\. Nothing was charged\. Top up at https:\/\/buy\.stripe\.com\/test_stripeflare\?client_reference_id=[\w-]+, or raise this client's budget, on https:\/\/app\.example\//);
+    // The link tops up this very wallet: its client_reference_id is the wallet's.
+    const link = new URL((over._meta as Record<string, string>)["stripeflare/paymentLink"]!);
+    expect(link.searchParams.get("client_reference_id")).toBe((await me(app, browser)).body.client_reference_id);
     expect((await me(app, browser)).body.balance).toBe(498);
     // Bad arguments (over the schema's limit) are refused before the tool runs: nothing charged.
     const tooLong = await client.callTool({ name: "sha256", arguments: { text: "z".repeat(100_001) } }).catch((error: Error) => ({ isError: true, content: [{ type: "text", text: error.message }] }));

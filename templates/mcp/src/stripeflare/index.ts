@@ -2,6 +2,8 @@
 // (CONTRACT.md §3); the design is described in ./README.md.
 
 export { withStripeflare, chargeUser } from "./middleware";
+/** The Payment Link that tops up the wallet an access token names (see session.ts). */
+export { paymentLinkFor } from "./session";
 export { DORM } from "./durable-object";
 export { DEFAULT_MIGRATIONS, createClient } from "./databases";
 /** Stripe event types the wallet handles: subscribe the webhook endpoint to all of them. */

@@ -253,6 +253,17 @@ export function paymentLink(env: StripeflareEnv, clientReferenceId: string): str
   return `${link}${link.includes("?") ? "&" : "?"}client_reference_id=${encodeURIComponent(clientReferenceId)}`;
 }
 
+/**
+ * The Payment Link that tops up the wallet an access token names (its own token or a budget
+ * token), for answers made outside a request's session (an MCP tool's "payment required").
+ * null for a malformed token; "" without STRIPE_PAYMENT_LINK.
+ */
+export async function paymentLinkFor(env: StripeflareEnv, accessToken: string): Promise<string | null> {
+  const token = await parseToken(accessToken);
+  if (!token) return null;
+  return paymentLink(env, await encodeReference(env.DB_SECRET, { account: token.account }));
+}
+
 export function sessionCookie(token: string): string {
   return `${COOKIE_NAME}=${token}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=${COOKIE_MAX_AGE}`;
 }
