@@ -86,6 +86,10 @@ export async function authorize(request: Request, env: AppEnv, ctx: StripeflareC
     );
     const token = (await minted.json()) as { access_token?: string; id?: string; error?: string };
     if (!minted.ok || !token.access_token || !token.id) return page("Not allowed", `<h1>Could not allow ${escape(name)}</h1><p>${escape(token.error ?? `status ${minted.status}`)}</p>`, minted.status >= 400 ? minted.status : 500);
+    // Allowing a client again replaces its earlier grant (the provider revokes it): the budget
+    // token that grant held is revoked too, so only the new budget can be spent.
+    const earlier = (await env.OAUTH_PROVIDER.listUserGrants(ctx.user.access_token)).items.filter((g) => g.clientId === oauth.clientId);
+    for (const grant of earlier) await revokeBudget(request, env, ctx, wallet, (grant as { metadata?: { tokenId?: string } }).metadata?.tokenId);
     const { redirectTo } = await env.OAUTH_PROVIDER.completeAuthorization({
       request: oauth,
       userId: ctx.user.access_token,
@@ -133,8 +137,12 @@ export async function revokeGrant(request: Request, env: AppEnv, ctx: Stripeflar
   if (!grant) return page("Not found", "<h1>No such client on this wallet</h1>", 404);
   await env.OAUTH_PROVIDER.revokeGrant(grant.id, ctx.user.access_token);
   // Its budget token too, so nothing it held spends again.
-  if (grant.metadata?.tokenId) {
-    await wallet(new Request(new URL(`/me/tokens/${grant.metadata.tokenId}`, request.url), { method: "DELETE", headers: { Cookie: request.headers.get("Cookie") ?? "" } }), env, ctx);
-  }
+  await revokeBudget(request, env, ctx, wallet, grant.metadata?.tokenId);
   return Response.redirect(new URL("/", request.url).toString(), 303);
+}
+
+/** Revokes a grant's budget token through the wallet's own route (DELETE /me/tokens/<id>). */
+async function revokeBudget(request: Request, env: AppEnv, ctx: StripeflareContext, wallet: WalletFetch, tokenId: string | undefined): Promise<void> {
+  if (!tokenId || !/^bt_[\w-]+$/.test(tokenId)) return;
+  await wallet(new Request(new URL(`/me/tokens/${tokenId}`, request.url), { method: "DELETE", headers: { Cookie: request.headers.get("Cookie") ?? "" } }), env, ctx);
 }

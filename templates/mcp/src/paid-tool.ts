@@ -48,6 +48,10 @@ export function paidTool<Args extends StandardSchemaWithJSON>(
     }
     if (result.isError) return result;
     const charge = await chargeUser(tool.env, tool.ctx, tool.props.token, undefined, undefined, price, false, `MCP tool ${name}`);
+    if (!charge.charged && charge.balance === undefined) {
+      // The grant's budget token opens nothing any more: it expired, or was revoked on the page.
+      return { isError: true, content: [{ type: "text", text: `This client's budget has expired or was revoked; nothing was charged. Connect it again to allow it anew on ${tool.walletUrl}` }], _meta: { "stripeflare/wallet": tool.walletUrl } };
+    }
     if (!charge.charged) {
       // Anyone may pay this link: it tops up the wallet that allowed this client.
       const link = (await paymentLinkFor(tool.env, tool.props.token)) || null;

@@ -51,6 +51,18 @@ describe("a paid MCP server, authorized by paying", () => {
     expect((await me(app, browser)).body.balance).toBe(498);
   });
 
+  it("allowing the same client again replaces its grant and its budget: the old budget token is revoked", async () => {
+    const browser = await funded(500);
+    const provider = new MemoryProvider();
+    await authorizedClient(app, browser, 5, provider);
+    provider.stored = undefined; // the client connects afresh and is allowed again, with another budget
+    const { client } = await authorizedClient(app, browser, 7, provider);
+    const tokens = (await (await app(new Request(`${ORIGIN}/me/tokens`, { headers: { Cookie: `access_token=${browser.token}`, Accept: "application/json" } }))).json()) as { data: { cap: number; revoked?: boolean; status?: string }[] };
+    const live = tokens.data.filter((t) => !t.revoked && t.status !== "revoked");
+    expect(live.map((t) => t.cap)).toEqual([7]);
+    expect(text(await client.callTool({ name: "balance", arguments: {} }))).toMatch(/7 of 7 cents left/);
+  });
+
   it("an empty wallet cannot allow a client; revoking a client on the wallet's page stops it (401 to the resource metadata)", async () => {
     const empty = await newVisitor(app);
     const provider = new MemoryProvider();
