@@ -6,7 +6,8 @@
 //          crypto (identity + webhook crypto CPU), bundle (Worker gzip size),
 //          pack (CLI packed/installed size), scaffold (--no-install scaffold time),
 //          agents (MPP: bundle with and without, paid retry vs plain paid request),
-//          mcp (MCP template bundle; paid tool call vs bare tool call); default: all
+//          mcp (MCP template bundle; paid tool call vs bare tool call),
+//          cost (billing units per request: DO calls, SQLite rows, alarms, CPU; $ per million); default: all
 //
 // Each part prints a table and writes bench/results/<part>.json (<part>.quick.json with
 // --quick, not kept) with the machine, the date and the exact command. These are benchmarks, not tests: they compare ratios measured side
@@ -20,7 +21,7 @@ import { table } from "./lib/table.mjs";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "agents", "mcp"];
+const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "cost", "agents", "mcp"];
 const parts = argv.filter((a) => !a.startsWith("--"));
 for (const p of parts) if (!ALL.includes(p)) fail(`unknown part "${p}"; parts: ${ALL.join(", ")}`);
 const selected = parts.length ? ALL.filter((p) => parts.includes(p)) : ALL;
@@ -96,7 +97,7 @@ if (selected.includes("mcp")) {
   show("MCP: a paid tool call beside a bare one (sequential, interleaved)", latency.rows, latency.about);
   save("mcp", { bundle, latency });
 }
-if (selected.includes("worker") || selected.includes("users")) {
+if (selected.includes("worker") || selected.includes("users") || selected.includes("cost")) {
   const { setup, paidRequest, usersInParallel, verifyBalances } = await import("./parts/worker.mjs");
   console.log("starting wrangler dev and funding 100 users through the webhook...");
   const env = await setup({ users: 100 });
@@ -128,6 +129,12 @@ if (selected.includes("worker") || selected.includes("users")) {
         reps.push(r);
       }
       save("users", { source: env.source, repetitions: reps, balances: await verifyBalances(env) });
+    }
+    if (selected.includes("cost")) {
+      const { costReport } = await import("./parts/cost.mjs");
+      const r = await costReport(env, { n: quick ? 200 : 1000 });
+      show("Cost per request, in billing units", r.rows, `${r.prices.asOf}; ${r.assumptions}`);
+      save("cost", { source: env.source, ...r });
     }
     const balances = await verifyBalances(env);
     console.log(`balance check: ${balances.ok ? "every counted charge is in the balances" : "MISMATCH"} ${JSON.stringify(balances.chargesCounted)}`);

@@ -106,6 +106,9 @@ export async function setup({ users = 100 } = {}) {
         }
       : null,
     stripeCalls: stripe.calls,
+    // For the cost part: more payments at the stand-in, and wrangler's process group (workerd's CPU).
+    stripe,
+    pid: server.pid,
     async close() {
       await server.close();
       await stripe.close();

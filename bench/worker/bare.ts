@@ -2,6 +2,7 @@
 // wallet around it. One SQLite Durable Object per user, named from an HMAC of the token
 // (never the token itself), a users table and a ledger row written in the same transaction
 // as the balance. It exists only so the wallet can be measured against it side by side.
+import { countStorage } from "./count";
 import { DurableObject } from "cloudflare:workers";
 
 type UserRow = { token_hash: string; balance: number };
@@ -10,6 +11,7 @@ export class BareWallet extends DurableObject {
   private sql: SqlStorage;
 
   constructor(state: DurableObjectState, env: unknown) {
+    countStorage(state, "bare");
     super(state, env as never);
     this.sql = state.storage.sql;
     this.sql.exec(`

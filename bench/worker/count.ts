@@ -113,3 +113,61 @@ export function countedEnv<E extends object>(env: E, log: CallLog, side: CallRec
   }
   return out as E;
 }
+
+/**
+ * Storage work in billing units, counted from the SQL API's own cursors (exact, not timed):
+ * statements, rows read, rows written (what Cloudflare bills SQLite-backed Durable Objects
+ * by), and alarms set. Kept per phase and per side ("wallet" for DORM, "bare" for the bare
+ * Worker's object), module-wide: under `wrangler dev` every object runs in this isolate.
+ */
+type SqlCounts = { statements: number; rowsRead: number; rowsWritten: number; alarmsSet: number };
+const sqlTotals = new Map<string, SqlCounts>();
+/** Cursors whose counters may still grow (a result not read to the end yet), with what was counted. */
+const openCursors = new Map<SqlStorageCursor<any>, { key: string; read: number; written: number }>();
+
+function bucket(key: string): SqlCounts {
+  let counts = sqlTotals.get(key);
+  if (!counts) sqlTotals.set(key, (counts = { statements: 0, rowsRead: 0, rowsWritten: 0, alarmsSet: 0 }));
+  return counts;
+}
+
+function settle(cursor: SqlStorageCursor<any>) {
+  const seen = openCursors.get(cursor);
+  if (!seen) return;
+  const counts = bucket(seen.key);
+  counts.rowsRead += cursor.rowsRead - seen.read;
+  counts.rowsWritten += cursor.rowsWritten - seen.written;
+  seen.read = cursor.rowsRead;
+  seen.written = cursor.rowsWritten;
+}
+
+/** Wraps an object's SQL and alarm API so its work is counted; call before anything uses them. */
+export function countStorage(state: DurableObjectState, side: "wallet" | "bare") {
+  const sql = state.storage.sql;
+  const exec = sql.exec.bind(sql);
+  (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+    const cursor = exec(query, ...bindings);
+    const key = `${phase}|${side}`;
+    bucket(key).statements++;
+    openCursors.set(cursor, { key, read: 0, written: 0 });
+    settle(cursor);
+    return cursor;
+  }) as SqlStorage["exec"];
+  const setAlarm = state.storage.setAlarm.bind(state.storage);
+  state.storage.setAlarm = ((...args: Parameters<DurableObjectStorage["setAlarm"]>) => {
+    bucket(`${phase}|${side}`).alarmsSet++;
+    return setAlarm(...args);
+  }) as DurableObjectStorage["setAlarm"];
+}
+
+/** The storage counts so far, every open cursor settled (and forgotten: they are read by now). */
+export function storageTotals() {
+  for (const cursor of openCursors.keys()) settle(cursor);
+  openCursors.clear();
+  return Object.fromEntries(sqlTotals);
+}
+
+export function resetStorageTotals() {
+  openCursors.clear();
+  sqlTotals.clear();
+}

@@ -1,0 +1,131 @@
+// What a request costs on Cloudflare's bill, in the units Cloudflare bills (issue 14): for each
+// variant, per request, the Durable Object calls, SQLite statements, rows read and rows written
+// (from the SQL API's own cursor counters: exact, not timed), alarms set, and workerd's CPU
+// (from /proc; local workerd runs the Worker and every object, so it is an upper bound of the
+// Worker CPU billed). The mirror's share (the alarm that pushes rows to the aggregate, after the
+// requests) is counted in its own phase.
+import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { sleep } from "../lib/env.mjs";
+import { drive, keepAliveAgent, request } from "../lib/load.mjs";
+import { deliver, paymentEvent } from "../lib/wallet-client.mjs";
+
+/**
+ * Cloudflare's published prices (Workers Paid, "Standard" usage model; Durable Objects with
+ * SQLite storage), beyond the monthly included amounts, in USD. As published on
+ * developers.cloudflare.com/workers/platform/pricing and /durable-objects/platform/pricing;
+ * not re-read for this run (no network here): check them before quoting a figure.
+ */
+export const PRICES = {
+  asOf: "Cloudflare's published list prices as of 2025 (not re-checked offline on 2026-12-05)",
+  workerRequest: 0.3 / 1e6,
+  workerCpuMs: 0.02 / 1e6,
+  doRequest: 0.15 / 1e6,
+  doGbSecond: 12.5 / 1e6,
+  rowRead: 0.001 / 1e6,
+  rowWritten: 1.0 / 1e6,
+};
+/** A Durable Object is billed 128 MB while active; a call is assumed to keep it active 1 ms (no local counter). */
+const DO_GB = 0.128;
+const DO_ACTIVE_SECONDS_PER_CALL = 0.001;
+
+const CLK_TCK = 100;
+function workerdPids(pid) {
+  const out = execFileSync("ps", ["-o", "pid=,comm=", "-g", String(pid)], { encoding: "utf8" });
+  return out.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, comm]) => comm === "workerd").map(([p]) => Number(p));
+}
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const p of pids) {
+    const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+const counts = async (origin) => JSON.parse((await request(origin, "/__bench/counts")).body);
+const post = (origin, path) => request(origin, path, { method: "POST" });
+
+/** Sums the DO calls and storage counters of one phase. */
+function phaseTotals(snapshot, phase) {
+  let doCalls = 0;
+  for (const [key, n] of Object.entries(snapshot.counts)) if (key.startsWith(`${phase}|`)) doCalls += n;
+  const storage = { statements: 0, rowsRead: 0, rowsWritten: 0, alarmsSet: 0 };
+  for (const [key, c] of Object.entries(snapshot.storage)) {
+    if (!key.startsWith(`${phase}|`)) continue;
+    for (const k of Object.keys(storage)) storage[k] += c[k];
+  }
+  return { doCalls, ...storage };
+}
+
+export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
+  const pids = workerdPids(env.pid);
+  const users = env.users;
+  const plans = [
+    ...Object.entries(env.variants)
+      .filter(([name]) => name !== "wallet-declared-nomirror")
+      .map(([name, v]) => ({ name, about: v.about, make: (i) => ({ path: v.path, headers: { authorization: `Bearer ${users[i % users.length].token}` } }) })),
+    { name: "wallet-statement", about: "withStripeflare, GET /me/transactions (a statement page, read only)", make: (i) => ({ path: "/me/transactions?limit=25", headers: { authorization: `Bearer ${users[i % users.length].token}`, accept: "application/json" } }) },
+  ];
+  const rows = [];
+  for (const plan of plans) {
+    const agent = keepAliveAgent(concurrency);
+    await drive({ origin: env.origin, n: 20, concurrency, make: plan.make, agent }); // warm
+    await sleep(1500);
+    await post(env.origin, "/__bench/reset?phase=load");
+    const cpuBefore = cpuMs(pids);
+    const run = await drive({ origin: env.origin, n, concurrency, make: plan.make, agent });
+    const cpuLoad = cpuMs(pids) - cpuBefore;
+    await post(env.origin, "/__bench/phase?name=after");
+    await sleep(2500); // the mirror's alarms (1 s after a write) run now
+    const cpuAfter = cpuMs(pids) - cpuBefore - cpuLoad;
+    agent.destroy();
+    rows.push(row(plan, n, run.statuses, await counts(env.origin), cpuLoad, cpuAfter));
+  }
+  // A webhook credit: a second payment for existing users.
+  await post(env.origin, "/__bench/reset?phase=load");
+  const credits = Math.min(100, users.length);
+  const cpuBefore = cpuMs(pids);
+  for (let i = 0; i < credits; i++) await deliver(env.origin, paymentEvent(users[i], 100, env.stripe));
+  const cpuLoad = cpuMs(pids) - cpuBefore;
+  await post(env.origin, "/__bench/phase?name=after");
+  await sleep(2500);
+  rows.push(row({ name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" }, credits, { 200: credits }, await counts(env.origin), cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
+  for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === (r.variant === "wallet-declared" || r.variant === "wallet-me" || r.variant === "wallet-statement" ? "bare-1rt" : "bare-2rt"))));
+  return { prices: PRICES, assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound`, rows };
+}
+
+function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
+  const load = phaseTotals(snapshot, "load");
+  const after = phaseTotals(snapshot, "after");
+  const per = (x) => +(x / n).toFixed(3);
+  const r = {
+    variant: plan.name,
+    requests: n,
+    ok: statuses[200] ?? 0,
+    "DO calls": per(load.doCalls),
+    statements: per(load.statements),
+    "rows read": per(load.rowsRead),
+    "rows written": per(load.rowsWritten),
+    "alarms set": per(load.alarmsSet),
+    "CPU ms": per(cpuLoad),
+    "mirror: DO calls": per(after.doCalls),
+    "mirror: rows written": per(after.rowsWritten),
+    "mirror: CPU ms": per(cpuAfter),
+  };
+  const dollars =
+    PRICES.workerRequest +
+    PRICES.workerCpuMs * (r["CPU ms"] + r["mirror: CPU ms"]) +
+    PRICES.doRequest * (r["DO calls"] + r["mirror: DO calls"]) +
+    PRICES.doGbSecond * DO_GB * DO_ACTIVE_SECONDS_PER_CALL * (r["DO calls"] + r["mirror: DO calls"]) +
+    PRICES.rowRead * (r["rows read"] + per(after.rowsRead)) +
+    PRICES.rowWritten * (r["rows written"] + r["mirror: rows written"]);
+  r["$ per million"] = +(dollars * 1e6).toFixed(3);
+  r["of which mirror $"] = +((PRICES.workerCpuMs * r["mirror: CPU ms"] + (PRICES.doRequest + PRICES.doGbSecond * DO_GB * DO_ACTIVE_SECONDS_PER_CALL) * r["mirror: DO calls"] + PRICES.rowWritten * r["mirror: rows written"] + PRICES.rowRead * per(after.rowsRead)) * 1e6).toFixed(3);
+  return r;
+}
+
+function ratioTo(r, bare) {
+  if (!bare) return {};
+  return { "$ vs bare": +(r["$ per million"] / bare["$ per million"]).toFixed(2), "vs": bare.variant };
+}
