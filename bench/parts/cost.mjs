@@ -43,19 +43,30 @@ function cpuMs(pids) {
   return (ticks * 1000) / CLK_TCK;
 }
 
-const counts = async (origin) => JSON.parse((await request(origin, "/__bench/counts")).body);
+const counts = async (origin) => JSON.parse((await request(origin, "/__bench/counts?queries")).body);
 const post = (origin, path) => request(origin, path, { method: "POST" });
 
-/** Sums the DO calls and storage counters of one phase. */
-function phaseTotals(snapshot, phase) {
-  let doCalls = 0;
-  for (const [key, n] of Object.entries(snapshot.counts)) if (key.startsWith(`${phase}|`)) doCalls += n;
-  const storage = { statements: 0, rowsRead: 0, rowsWritten: 0, alarmsSet: 0 };
-  for (const [key, c] of Object.entries(snapshot.storage)) {
-    if (!key.startsWith(`${phase}|`)) continue;
-    for (const k of Object.keys(storage)) storage[k] += c[k];
+/**
+ * The request path and the mirror, over both phases (an alarm may fire while requests still
+ * run): the request path is the Worker's Durable Object calls and the work in the user's own
+ * database and the payment index; the mirror is the objects' calls to the aggregate and the
+ * work in the aggregate. (The outbox version a charge bumps in the user's database is counted
+ * with the request: it is written in the charge's transaction.)
+ */
+function split(snapshot) {
+  const zero = () => ({ doCalls: 0, statements: 0, rowsRead: 0, rowsWritten: 0, alarmsSet: 0 });
+  const path = zero();
+  const mirror = zero();
+  for (const [key, n] of Object.entries(snapshot.counts)) {
+    const [, side] = key.split("|");
+    (side === "object" ? mirror : path).doCalls += n;
   }
-  return { doCalls, ...storage };
+  for (const [key, c] of Object.entries(snapshot.storage)) {
+    const kind = key.split("|")[2];
+    const into = kind === "aggregate" ? mirror : path;
+    for (const k of ["statements", "rowsRead", "rowsWritten", "alarmsSet"]) into[k] += c[k];
+  }
+  return { path, mirror };
 }
 
 export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
@@ -68,36 +79,60 @@ export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
     { name: "wallet-statement", about: "withStripeflare, GET /me/transactions (a statement page, read only)", make: (i) => ({ path: "/me/transactions?limit=25", headers: { authorization: `Bearer ${users[i % users.length].token}`, accept: "application/json" } }) },
   ];
   const rows = [];
+  const writes = {};
   for (const plan of plans) {
     const agent = keepAliveAgent(concurrency);
-    await drive({ origin: env.origin, n: 20, concurrency, make: plan.make, agent }); // warm
+    const paid = !env.variants[plan.name]?.unpaid && plan.name !== "wallet-statement";
+    const side = plan.name.startsWith("bare") ? "bare" : "wallet";
+    // Charges are counted as the worker part counts them, so the final balance check holds.
+    const inspect = (res, i) => {
+      if (res.status === 200 && paid) env.charges[side][i % users.length]++;
+    };
+    // Warm every user once (first-touch work in an isolate is not per-request cost), then let
+    // the mirror settle.
+    await drive({ origin: env.origin, n: users.length, concurrency, make: plan.make, agent, inspect });
     await sleep(1500);
     await post(env.origin, "/__bench/reset?phase=load");
     const cpuBefore = cpuMs(pids);
-    const run = await drive({ origin: env.origin, n, concurrency, make: plan.make, agent });
+    const run = await drive({ origin: env.origin, n, concurrency, make: plan.make, agent, inspect });
     const cpuLoad = cpuMs(pids) - cpuBefore;
     await post(env.origin, "/__bench/phase?name=after");
     await sleep(2500); // the mirror's alarms (1 s after a write) run now
     const cpuAfter = cpuMs(pids) - cpuBefore - cpuLoad;
     agent.destroy();
-    rows.push(row(plan, n, run.statuses, await counts(env.origin), cpuLoad, cpuAfter));
+    const snapshot = await counts(env.origin);
+    rows.push(row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter));
+    writes[plan.name] = writers(snapshot, n);
   }
   // A webhook credit: a second payment for existing users.
   await post(env.origin, "/__bench/reset?phase=load");
   const credits = Math.min(100, users.length);
   const cpuBefore = cpuMs(pids);
-  for (let i = 0; i < credits; i++) await deliver(env.origin, paymentEvent(users[i], 100, env.stripe));
+  for (let i = 0; i < credits; i++) {
+    await deliver(env.origin, paymentEvent(users[i], 100, env.stripe));
+    env.charges.wallet[i] -= 100; // a credit, for the final balance check
+  }
   const cpuLoad = cpuMs(pids) - cpuBefore;
   await post(env.origin, "/__bench/phase?name=after");
   await sleep(2500);
   rows.push(row({ name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" }, credits, { 200: credits }, await counts(env.origin), cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
   for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === (r.variant === "wallet-declared" || r.variant === "wallet-me" || r.variant === "wallet-statement" ? "bare-1rt" : "bare-2rt"))));
-  return { prices: PRICES, assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound`, rows };
+  return { writes, prices: PRICES, assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound`, rows };
+}
+
+/** Where one variant's written rows go: statements that wrote, per request, most first. */
+function writers(snapshot, n) {
+  return Object.entries(snapshot.queries ?? {})
+    .filter(([, q]) => q.rowsWritten > 0)
+    .map(([key, q]) => {
+      const [phase, side, ...text] = key.split("|");
+      return { phase, side, statement: text.join("|"), "per request": +(q.count / n).toFixed(3), "rows written per request": +(q.rowsWritten / n).toFixed(3) };
+    })
+    .sort((a, b) => b["rows written per request"] - a["rows written per request"]);
 }
 
 function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
-  const load = phaseTotals(snapshot, "load");
-  const after = phaseTotals(snapshot, "after");
+  const { path: load, mirror: after } = split(snapshot);
   const per = (x) => +(x / n).toFixed(3);
   const r = {
     variant: plan.name,
@@ -109,6 +144,7 @@ function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
     "rows written": per(load.rowsWritten),
     "alarms set": per(load.alarmsSet),
     "CPU ms": per(cpuLoad),
+    "mirror: statements": per(after.statements),
     "mirror: DO calls": per(after.doCalls),
     "mirror: rows written": per(after.rowsWritten),
     "mirror: CPU ms": per(cpuAfter),

@@ -123,7 +123,9 @@ export function countedEnv<E extends object>(env: E, log: CallLog, side: CallRec
 type SqlCounts = { statements: number; rowsRead: number; rowsWritten: number; alarmsSet: number };
 const sqlTotals = new Map<string, SqlCounts>();
 /** Cursors whose counters may still grow (a result not read to the end yet), with what was counted. */
-const openCursors = new Map<SqlStorageCursor<any>, { key: string; read: number; written: number }>();
+const openCursors = new Map<SqlStorageCursor<any>, { key: string; query: string; read: number; written: number }>();
+/** Per statement text (whitespace folded, first 90 characters), per phase|side: where the rows go. */
+const byQuery = new Map<string, { count: number; rowsRead: number; rowsWritten: number }>();
 
 function bucket(key: string): SqlCounts {
   let counts = sqlTotals.get(key);
@@ -137,25 +139,35 @@ function settle(cursor: SqlStorageCursor<any>) {
   const counts = bucket(seen.key);
   counts.rowsRead += cursor.rowsRead - seen.read;
   counts.rowsWritten += cursor.rowsWritten - seen.written;
+  const q = byQuery.get(`${seen.key}|${seen.query}`)!;
+  q.rowsRead += cursor.rowsRead - seen.read;
+  q.rowsWritten += cursor.rowsWritten - seen.written;
   seen.read = cursor.rowsRead;
   seen.written = cursor.rowsWritten;
 }
 
 /** Wraps an object's SQL and alarm API so its work is counted; call before anything uses them. */
 export function countStorage(state: DurableObjectState, side: "wallet" | "bare") {
+  // Which database this object is: the wallet's aggregate (the mirror's target), its payment
+  // index, or a user's own (the bare Worker's objects are per user too).
+  const kind = kindOf((state.id as { name?: string }).name ?? "");
   const sql = state.storage.sql;
   const exec = sql.exec.bind(sql);
   (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
     const cursor = exec(query, ...bindings);
-    const key = `${phase}|${side}`;
+    const key = `${phase}|${side}|${kind}`;
     bucket(key).statements++;
-    openCursors.set(cursor, { key, read: 0, written: 0 });
+    const text = query.replace(/\s+/g, " ").trim().slice(0, 90);
+    const q = byQuery.get(`${key}|${text}`) ?? { count: 0, rowsRead: 0, rowsWritten: 0 };
+    q.count++;
+    byQuery.set(`${key}|${text}`, q);
+    openCursors.set(cursor, { key, query: text, read: 0, written: 0 });
     settle(cursor);
     return cursor;
   }) as SqlStorage["exec"];
   const setAlarm = state.storage.setAlarm.bind(state.storage);
   state.storage.setAlarm = ((...args: Parameters<DurableObjectStorage["setAlarm"]>) => {
-    bucket(`${phase}|${side}`).alarmsSet++;
+    bucket(`${phase}|${side}|${kind}`).alarmsSet++;
     return setAlarm(...args);
   }) as DurableObjectStorage["setAlarm"];
 }
@@ -167,7 +179,14 @@ export function storageTotals() {
   return Object.fromEntries(sqlTotals);
 }
 
+/** The per-statement breakdown (statement count and rows per statement text). */
+export function queryTotals() {
+  storageTotals();
+  return Object.fromEntries(byQuery);
+}
+
 export function resetStorageTotals() {
   openCursors.clear();
   sqlTotals.clear();
+  byQuery.clear();
 }
