@@ -54,6 +54,27 @@ if (agents) {
   section("Agent payments: bundle", agents, `${bundles.summary}\n\n${table(bundles.rows)}\n\nCommands:\n${bundles.rows.map((r, i) => `- ${r.worker}: \`${bundles.commands[i]}\``).join("\n")}`);
   section("Agent payments: a paid retry beside a plain paid request", agents, `${latency.about}\n\n${table(latency.rows)}`);
 }
+const cost = load("cost");
+if (cost) {
+  const c = cost.result;
+  // One line per statement, whatever phase it ran in (a mirror alarm may fire while requests run).
+  const writes = (name) => {
+    const merged = new Map();
+    for (const { phase: _p, ...w } of c.writes[name]) {
+      const key = `${w.side}|${w.statement}`;
+      const m = merged.get(key) ?? { ...w, "per request": 0, "rows written per request": 0 };
+      m["per request"] = +(m["per request"] + w["per request"]).toFixed(3);
+      m["rows written per request"] = +(m["rows written per request"] + w["rows written per request"]).toFixed(3);
+      merged.set(key, m);
+    }
+    return table([...merged.values()].sort((a, b) => b["rows written per request"] - a["rows written per request"]));
+  };
+  section(
+    "Cost per request, in billing units",
+    cost,
+    `${c.prices.asOf}: Worker request $${c.prices.workerRequest * 1e6}/M, CPU $${c.prices.workerCpuMs * 1e6}/M ms; Durable Object request $${c.prices.doRequest * 1e6}/M, duration $${c.prices.doGbSecond * 1e6}/M GB-s; SQLite rows read $${c.prices.rowRead * 1e6}/M, rows written $${c.prices.rowWritten * 1e6}/M. ${c.assumptions}.\n\n${table(c.rows)}\n\nWhere the rows written go, per request (declared price):\n\n${writes("wallet-declared")}\n\nThe bare Worker's:\n\n${writes("bare-1rt")}`,
+  );
+}
 const mcp = load("mcp");
 if (mcp) {
   const { bundle: b, latency: l } = mcp.result;
