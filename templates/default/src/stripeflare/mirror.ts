@@ -129,8 +129,13 @@ export function applySnapshot(sql: SqlStorage, snapshot: MirrorSnapshot): { appl
   }
   for (const row of snapshot.rows) {
     const columns = Object.keys(row);
+    // An UPSERT, not INSERT OR REPLACE: REPLACE deletes the row and inserts it again, writing
+    // every index entry twice (rows written are what SQLite-backed objects are billed by); an
+    // update writes the row and only the index entries whose columns changed.
+    const updates = columns.filter((column) => column !== "access_token").map((column) => `${quoteIdentifier(column)} = excluded.${quoteIdentifier(column)}`);
     sql.exec(
-      `INSERT OR REPLACE INTO users (${columns.map(quoteIdentifier).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      `INSERT INTO users (${columns.map(quoteIdentifier).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})
+       ON CONFLICT (access_token) DO ${updates.length ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`,
       ...columns.map((column) => row[column] as SqlStorageValue),
     );
   }
