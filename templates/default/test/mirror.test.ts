@@ -115,3 +115,42 @@ describe("aggregate mirror", () => {
     expect(rows.map((r) => r.balance).reduce((a, b) => a + b, 0)).toBe(200 + 10 + 11 + 12 + 13 + 14);
   });
 });
+
+describe("the mirror writes only what changed (rows written are billed)", () => {
+  it("a push after a charge writes the balance (row + its index entry) and the source's version; an unchanged row writes nothing", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 500);
+    await runMirror(worker.version, visitor.account);
+    // Counts rows written through the SQL API's own cursor counters, as Cloudflare bills them.
+    await runInDurableObject(database(worker.version, "aggregate"), async (_instance: DORM, state) => {
+      const { applySnapshot } = await import("../src/stripeflare/mirror");
+      const { DEFAULT_MIGRATIONS } = await import("../src/stripeflare/databases");
+      const sql = state.storage.sql;
+      const written = (snapshot: Parameters<typeof applySnapshot>[1]) => {
+        const exec = sql.exec.bind(sql);
+        let rows = 0;
+        const cursors: SqlStorageCursor<any>[] = [];
+        (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+          const cursor = exec(query, ...bindings);
+          cursors.push(cursor);
+          return cursor;
+        }) as SqlStorage["exec"];
+        try {
+          applySnapshot(sql, snapshot);
+        } finally {
+          (sql as { exec: SqlStorage["exec"] }).exec = exec;
+        }
+        for (const cursor of cursors) rows += cursor.rowsWritten;
+        return rows;
+      };
+      const [row] = sql.exec(`SELECT * FROM users WHERE access_token = ?`, visitor.account).toArray();
+      const source = sql.exec(`SELECT source, version FROM stripeflare_mirror_sources`).toArray().find((r) => String(r.source).endsWith(visitor.account))!;
+      const base = { source: String(source.source), migrations: DEFAULT_MIGRATIONS, migrationsKey: "x" };
+      // The balance changed: the row and its users.balance index entry, plus the source's version.
+      expect(written({ ...base, version: Number(source.version) + 1, rows: [{ ...row, balance: 499 }] })).toBe(3);
+      // Nothing changed but the version: only the source's row.
+      expect(written({ ...base, version: Number(source.version) + 2, rows: [{ ...row, balance: 499 }] })).toBe(1);
+      expect(sql.exec(`SELECT balance FROM users WHERE access_token = ?`, visitor.account).one().balance).toBe(499);
+    });
+  });
+});
