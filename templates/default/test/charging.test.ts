@@ -188,3 +188,53 @@ describe("ledger indexes", () => {
     expect(await books(worker.version, visitor.account)).toEqual({ balance: 7, ledger: 7, rows: 2 });
   });
 });
+
+describe("what a charge writes (rows written are billed)", () => {
+  /** Rows written by `run`, from the SQL API's own cursor counters (what Cloudflare bills). */
+  function rowsWritten(state: DurableObjectState, run: () => void): number {
+    const sql = state.storage.sql;
+    const exec = sql.exec.bind(sql);
+    const cursors: SqlStorageCursor<any>[] = [];
+    (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+      const cursor = exec(query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    }) as SqlStorage["exec"];
+    try {
+      run();
+    } finally {
+      (sql as { exec: SqlStorage["exec"] }).exec = exec;
+    }
+    return cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0);
+  }
+
+  it("a charge writes 4 rows: the balance, the outbox version, the ledger row and its sequence (no balance index)", async () => {
+    const { chargeAccount } = await import("../src/stripeflare/ledger");
+    const worker = fixture({ prices: { "/paid": 1 } });
+    const visitor = await newVisitor(worker);
+    await pay(worker, { reference: visitor.reference, amount: 100 });
+    expect((await worker(request("/paid", visitor))).status).toBe(200); // the object has run its migrations
+    const written = await runInDurableObject(accountDb(worker.version, visitor.account), (_instance: DORM, state) =>
+      rowsWritten(state, () => chargeAccount(state.storage.sql, visitor.account, { amount: 1, allowNegativeBalance: false, reference: "GET /paid", description: "GET /paid" })),
+    );
+    expect(written).toBe(4);
+  });
+
+  it("a database made before 1.2.0 drops its users.balance index once, on its next request", async () => {
+    const worker = fixture({ prices: { "/paid": 1 } });
+    const visitor = await newVisitor(worker);
+    await pay(worker, { reference: visitor.reference, amount: 100 });
+    const stub = accountDb(worker.version, visitor.account);
+    const hasIndex = () => runInDurableObject(stub, (_i: DORM, state) => state.storage.sql.exec(`SELECT 1 FROM sqlite_master WHERE name = 'idx_users_balance'`).toArray().length);
+    expect(await hasIndex()).toBe(0);
+    // As 1.1.0 left it: the index exists and migration 2 never ran.
+    await runInDurableObject(stub, (instance: DORM, state) => {
+      state.storage.sql.exec(`CREATE INDEX idx_users_balance ON users(balance)`);
+      state.storage.sql.exec(`DELETE FROM _migrations WHERE version = '2'`);
+      (instance as unknown as { schemaKey?: string }).schemaKey = undefined;
+    });
+    expect(await hasIndex()).toBe(1);
+    expect((await worker(request("/paid", visitor))).status).toBe(200);
+    expect(await hasIndex()).toBe(0);
+  });
+});

@@ -22,13 +22,17 @@ export const DEFAULT_MIGRATIONS: Migrations = {
       card_fingerprint TEXT,
       client_reference_id TEXT
     )`,
-    `CREATE INDEX idx_users_balance ON users(balance)`,
     `CREATE INDEX idx_users_name ON users(name)`,
     `CREATE INDEX idx_users_email ON users(email)`,
     `CREATE INDEX idx_users_verified_email ON users(verified_email)`,
     `CREATE INDEX idx_users_card_fingerprint ON users(card_fingerprint)`,
     `CREATE INDEX idx_users_client_reference_id ON users(client_reference_id)`,
   ],
+  // The original schema indexed users(balance). Nothing queries by it, and every charge paid
+  // for it: one more row written (SQLite Durable Objects bill rows written), in the account's
+  // database and again in the aggregate. Databases made before 1.2.0 drop it once; an app that
+  // sorts the admin copy by balance adds it back in its customMigrations.
+  2: [`DROP INDEX IF EXISTS idx_users_balance`],
 };
 
 export interface Databases {
