@@ -43,8 +43,12 @@ type Row = Record<string, SqlStorageValue>;
 /** The rows the (kind, reference) unique index covers: Stripe movements, not charges or rotations. */
 const STRIPE_KEYED = "reference IS NOT NULL AND kind NOT IN ('charge', 'rotate')";
 
+// `id` is the rowid: rows are never deleted, so new ids only grow (the statement's cursor
+// relies on that) without AUTOINCREMENT, which wrote a `sqlite_sequence` row on every insert
+// (rows written are billed). Databases made before 1.2.0 keep their AUTOINCREMENT table: a
+// rebuild would write every ledger row once to save one row per later charge.
 const LEDGER_TABLE = `CREATE TABLE IF NOT EXISTS stripeflare_transactions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     amount INTEGER NOT NULL,
     balance_after INTEGER NOT NULL,
