@@ -107,8 +107,14 @@ export async function authorize(request: Request, env: AppEnv, ctx: StripeflareC
 <label>Expires after (days): <input name="days" type="number" min="1" max="${MAX_DAYS}" value="${DEFAULT_DAYS}" required></label>
 <button type="submit">Allow ${escape(name)}</button></form>`
     : "<p>Top up first: a client can only spend from a wallet with money in it.</p>";
+  // Any client may register itself under any name: the address it returns to is what says who it is.
+  let returnsTo = oauth.redirectUri;
+  try {
+    returnsTo = new URL(oauth.redirectUri).origin;
+  } catch {}
   return page(`Allow ${name}`, `<h1>Allow ${escape(name)} to use paid tools?</h1>
 <p>It will spend from your wallet, at most the budget you set, until it expires or you revoke it on <a href="/">your wallet's page</a>. No sign-up: the wallet lives in this browser.</p>
+<p>After you allow it, your browser goes back to <code>${escape(returnsTo)}</code>: allow only a client you started yourself.</p>
 <p>Balance: <strong>${balance}</strong></p>${topUp}${allow}`);
 }
 

@@ -48,6 +48,9 @@ describe("the paid MCP server refuses what it should", () => {
     expect(redirected.status).toBe(400);
     expect(await redirected.text()).not.toContain("attacker.example/callback?code");
 
+    // The page names where the browser will return (a client may call itself anything).
+    const shown = await (await app(new Request(url, { headers: { Cookie: `access_token=${browser.token}` } }))).text();
+    expect(shown).toContain("your browser goes back to <code>http://127.0.0.1:33418</code>");
     // Another site cannot make the person's browser allow a client (CSRF): 403, no code.
     const csrf = await allow(app, browser, url, 50, { "Sec-Fetch-Site": "cross-site" });
     expect(csrf.status).toBe(403);
