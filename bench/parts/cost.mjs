@@ -30,6 +30,8 @@ const DO_GB = 0.128;
 const DO_ACTIVE_SECONDS_PER_CALL = 0.001;
 
 const CLK_TCK = 100;
+/** Longer than the wallet's MIRROR_BATCH_MS (30 s), so every push of a variant is counted with it. */
+const MIRROR_WAIT_MS = 32_000;
 function workerdPids(pid) {
   const out = execFileSync("ps", ["-o", "pid=,comm=", "-g", String(pid)], { encoding: "utf8" });
   return out.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, comm]) => comm === "workerd").map(([p]) => Number(p));
@@ -91,13 +93,15 @@ export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
     // Warm every user once (first-touch work in an isolate is not per-request cost), then let
     // the mirror settle.
     await drive({ origin: env.origin, n: users.length, concurrency, make: plan.make, agent, inspect });
-    await sleep(1500);
+    await sleep(MIRROR_WAIT_MS);
     await post(env.origin, "/__bench/reset?phase=load");
     const cpuBefore = cpuMs(pids);
     const run = await drive({ origin: env.origin, n, concurrency, make: plan.make, agent, inspect });
     const cpuLoad = cpuMs(pids) - cpuBefore;
     await post(env.origin, "/__bench/phase?name=after");
-    await sleep(2500); // the mirror's alarms (1 s after a write) run now
+    // The mirror's pushes run now: the first 1 s after a write, a busy account's next one
+    // MIRROR_BATCH_MS (30 s) after its last; waited out, so none lands in the next variant.
+    await sleep(MIRROR_WAIT_MS);
     const cpuAfter = cpuMs(pids) - cpuBefore - cpuLoad;
     agent.destroy();
     const snapshot = await counts(env.origin);
@@ -114,7 +118,7 @@ export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
   }
   const cpuLoad = cpuMs(pids) - cpuBefore;
   await post(env.origin, "/__bench/phase?name=after");
-  await sleep(2500);
+  await sleep(MIRROR_WAIT_MS);
   rows.push(row({ name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" }, credits, { 200: credits }, await counts(env.origin), cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
   for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === (r.variant === "wallet-declared" || r.variant === "wallet-me" || r.variant === "wallet-statement" ? "bare-1rt" : "bare-2rt"))));
   return { writes, prices: PRICES, assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound`, rows };

@@ -154,3 +154,20 @@ describe("the mirror writes only what changed (rows written are billed)", () => 
     });
   });
 });
+
+describe("the mirror batches a busy account's pushes", () => {
+  it("a quiet account pushes within a second; right after a push, the next waits for MIRROR_BATCH_MS; forced, it still converges", async () => {
+    const { MIRROR_BATCH_MS, MIRROR_DELAY_MS } = await import("../src/stripeflare/mirror");
+    const worker = fixture({ prices: { "/paid": 1 } });
+    const visitor = await funded(worker, 500);
+    const alarmIn = () => runInDurableObject(accountDb(worker.version, visitor.account), async (_i: DORM, state) => ((await state.storage.getAlarm()) ?? NaN) - Date.now());
+    expect(await alarmIn()).toBeLessThanOrEqual(MIRROR_DELAY_MS);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true); // the push (run now instead of in a second)
+    expect((await worker(request("/paid", visitor))).status).toBe(200);
+    expect(await alarmIn()).toBeGreaterThan(MIRROR_BATCH_MS - 5_000);
+    // The admin copy is behind by that one charge until the batched push runs.
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(500);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(499);
+  });
+});

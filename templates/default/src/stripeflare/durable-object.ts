@@ -29,6 +29,7 @@ import {
 import { addToken, markUpgraded, revokeAllTokens, revokeToken, rotateToken, signOutOthers } from "./tokens";
 import {
   AGGREGATE_SCHEMA,
+  MIRROR_BATCH_MS,
   MIRROR_DELAY_MS,
   MIRROR_FAULT_KEY,
   OUTBOX_SCHEMA,
@@ -68,6 +69,8 @@ interface QueryOptions {
 }
 
 export class DORM extends QueryableObject<StripeflareEnv> {
+  /** When this instance last pushed to the aggregate (in memory: a restart just pushes sooner). */
+  private lastPushAt: number | undefined;
   /** migrationsKey of the schema this instance has ensured; undefined until the first call. */
   private schemaKey: string | undefined;
   /** Whether an alarm is known to be scheduled (avoids a storage read per write). */
@@ -227,6 +230,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
       const aggregate = this.env.DORM_NAMESPACE.get(this.env.DORM_NAMESPACE.idFromName(pending.aggregate));
       await aggregate.mirror(pending.snapshot);
       markAcked(this.storage.sql, pending.snapshot.version);
+      this.lastPushAt = Date.now();
       await this.scheduleMirror();
     } catch (error) {
       const delay = markFailed(this.storage.sql, String(error));
@@ -327,7 +331,11 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     if (this.alarmScheduled) return;
     const state = this.hasTable("stripeflare_mirror") ? outboxState(this.storage.sql) : undefined;
     if (!state || state.version <= state.acked) return;
-    if ((await this.storage.getAlarm()) === null) await this.storage.setAlarm(Date.now() + MIRROR_DELAY_MS);
+    if ((await this.storage.getAlarm()) === null) {
+      // Quiet account: soon. Busy one (it pushed less than MIRROR_BATCH_MS ago): not before then.
+      const at = Math.max(Date.now() + MIRROR_DELAY_MS, (this.lastPushAt ?? -Infinity) + MIRROR_BATCH_MS);
+      await this.storage.setAlarm(at);
+    }
     this.alarmScheduled = true;
   }
 }

@@ -18,6 +18,13 @@ import type { MirrorSnapshot } from "./types";
 
 /** Delay before the first push: coalesces a burst of charges into one aggregate write. */
 export const MIRROR_DELAY_MS = 1_000;
+/**
+ * A busy account pushes at most once per this interval: after a push, the next one waits until
+ * then, so an account charged every second writes to the aggregate every 30 s instead of every
+ * second (each push writes rows, and rows written are billed). The admin copy is then at most
+ * this much behind a busy account, and MIRROR_DELAY_MS behind a quiet one.
+ */
+export const MIRROR_BATCH_MS = 30_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** Storage key (in the aggregate's own KV) that makes it refuse snapshots: for fault tests. */
