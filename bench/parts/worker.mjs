@@ -15,7 +15,10 @@ import { deliver, me, newVisitor, paymentEvent } from "../lib/wallet-client.mjs"
 import { startWrangler } from "../lib/wrangler.mjs";
 
 const FUNDS = 1_000_000; // cents per user: far more than any run spends
-const SETTLE_MS = 1500; // > the wallet's MIRROR_DELAY_MS (1 s)
+// > the wallet's MIRROR_DELAY_MS (1 s): a quiet account's push. Since the wallet batches busy
+// accounts (MIRROR_BATCH_MS, 30 s), their next push may still land in a later slot; the worker
+// and users parts have not been re-run since (the cost part waits pushes out).
+const SETTLE_MS = 1500;
 
 export const VARIANTS = {
   "bare-1rt": { path: "/bare/1rt", side: "bare", about: "bare: charge in one call (price known up front)" },
