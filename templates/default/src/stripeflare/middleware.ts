@@ -80,8 +80,7 @@ async function serve<E, U extends StripeUser>(
   const agent = agentPayments(env, options.agentPayments);
   const credential = agent ? readCredential(request) : null;
   if (!agent || !credential) return servePriced(request, env, ctx, handler, options, dbs, url, read, agent);
-  const mayMint = !(isCrossSite(request, url) && !isSafeMethod(request.method));
-  const payer = await loadSession<U>(env, read, dbs, undefined, mayMint);
+  const payer = await loadSession<U>(env, read, dbs, undefined, mayMint(request, url));
   if (!payer) return invalidBearer(request, pathname, "This Bearer token opens no account (rotated away or signed out): use the current one");
   const price = declaredPrice(options.prices, request, pathname);
   const settled =
@@ -135,7 +134,7 @@ async function servePriced<E, U extends StripeUser>(
     read,
     dbs,
     price && !notCharged && !capped ? { amount: price, allowNegativeBalance: false, reference: requestLine, description: requestLine, idempotency } : undefined,
-    !(crossSite && !isSafeMethod(request.method)),
+    mayMint(request, url),
     idempotency,
   );
   if (!session) return invalidBearer(request, pathname, "This Bearer token opens no account (rotated away or signed out): use the current one");
@@ -184,7 +183,7 @@ async function servePriced<E, U extends StripeUser>(
       }
     } else {
       // The app's own 402 (it refused up front) is machine-payable too.
-      if (response.status === 402 && agent && !session.budget) response = await withTopUpChallenge(env, request, agent, session, response, 0);
+      if (response.status === 402 && agent && !session.budget) response = await withTopUpChallenge(env, request, agent, session, response);
       const result = await chargeResponsePrice(env, request, requestLine, response, session, options, { cap, tally }, agent);
       if (result instanceof Response) response = result;
       else tally.charged += result;
@@ -192,6 +191,9 @@ async function servePriced<E, U extends StripeUser>(
   }
   return finish(response, current, tally.charged, tally.replayed);
 }
+
+/** A cross-site request with an unsafe method never mints or sets a token (CSRF). */
+const mayMint = (request: Request, url: URL) => !(isCrossSite(request, url) && !isSafeMethod(request.method));
 
 const isTokensPath = (pathname: string) => pathname === TOKENS_PATH || pathname.startsWith(`${TOKENS_PATH}/`);
 /** Routes that change which tokens open the wallet: the owner's, from this site only. */

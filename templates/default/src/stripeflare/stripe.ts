@@ -210,43 +210,39 @@ export const STRIPE_PREVIEW_API_VERSION = "2026-07-29.preview";
 
 /**
  * Creates and confirms a PaymentIntent paid by an agent's Shared Payment Token, with its latest
- * charge expanded. `replayed`: Stripe answered an earlier request with the same idempotency key
- * (the same credential sent again). A 4xx (declined, spent or expired token, ...) throws
- * StripeRequestError with Stripe's message; anything else (5xx, network) throws Error.
+ * charge expanded. The same idempotency key sent again (a retried credential) gets the same
+ * PaymentIntent back. A 4xx (declined, spent or expired token, ...) throws StripeRequestError
+ * with Stripe's message; anything else (5xx, network) throws Error.
  */
-export async function createSptPaymentIntent(
-  env: StripeApiEnv,
-  params: Record<string, string>,
-  idempotencyKey: string,
-): Promise<{ intent: Stripe.PaymentIntent; replayed: boolean }> {
-  if (!env.STRIPE_SECRET) throw new Error("STRIPE_SECRET is not set");
-  const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
-  const response = await fetch(`${base}/v1/payment_intents`, {
-    method: "POST",
-    headers: {
-      Authorization: `Bearer ${env.STRIPE_SECRET}`,
-      "Stripe-Version": STRIPE_PREVIEW_API_VERSION,
-      "Content-Type": "application/x-www-form-urlencoded",
-      "Idempotency-Key": idempotencyKey,
-    },
+export function createSptPaymentIntent(env: StripeApiEnv, params: Record<string, string>, idempotencyKey: string): Promise<Stripe.PaymentIntent> {
+  return stripeRequest<Stripe.PaymentIntent>(env, "POST", "/v1/payment_intents", {
+    version: STRIPE_PREVIEW_API_VERSION,
+    headers: { "Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": idempotencyKey },
     body: new URLSearchParams({ ...params, "expand[]": "latest_charge" }),
   });
-  const body = (await response.json().catch(() => null)) as (Stripe.PaymentIntent & { error?: Stripe.StripeRawError }) | null;
-  if (response.ok && body && !body.error) return { intent: body, replayed: response.headers.get("Idempotent-Replayed") === "true" };
-  const message = `Stripe POST /v1/payment_intents answered ${response.status}: ${body?.error?.message ?? "no JSON body"}`;
-  if (response.status >= 400 && response.status < 500 && response.status !== 429) throw new StripeRequestError(message);
-  throw new Error(message);
 }
 
-async function stripeGet<T>(env: { STRIPE_SECRET?: string; STRIPE_API_BASE?: string }, path: string): Promise<T> {
+function stripeGet<T>(env: StripeApiEnv, path: string): Promise<T> {
+  return stripeRequest<T>(env, "GET", path);
+}
+
+/** One Stripe API call with the key and a pinned version; Stripe's errors as StripeRequestError (4xx) or Error. */
+async function stripeRequest<T>(
+  env: StripeApiEnv,
+  method: "GET" | "POST",
+  path: string,
+  { version = STRIPE_API_VERSION, headers = {}, body }: { version?: string; headers?: Record<string, string>; body?: URLSearchParams } = {},
+): Promise<T> {
   if (!env.STRIPE_SECRET) throw new Error("STRIPE_SECRET is not set");
   const base = (env.STRIPE_API_BASE || "https://api.stripe.com").replace(/\/+$/, "");
   const response = await fetch(base + path, {
-    headers: { Authorization: `Bearer ${env.STRIPE_SECRET}`, "Stripe-Version": STRIPE_API_VERSION },
+    method,
+    headers: { Authorization: `Bearer ${env.STRIPE_SECRET}`, "Stripe-Version": version, ...headers },
+    body,
   });
-  const body = (await response.json().catch(() => null)) as (T & { error?: Stripe.StripeRawError }) | null;
-  if (response.ok && body) return body;
-  const message = `Stripe GET ${path.split("?")[0]} answered ${response.status}: ${body?.error?.message ?? "no JSON body"}`;
+  const json = (await response.json().catch(() => null)) as (T & { error?: Stripe.StripeRawError }) | null;
+  if (response.ok && json && !json.error) return json;
+  const message = `Stripe ${method} ${path.split("?")[0]} answered ${response.status}: ${json?.error?.message ?? "no JSON body"}`;
   // 4xx other than rate limiting: our request is wrong for this account (unknown id, ...).
   if (response.status >= 400 && response.status < 500 && response.status !== 429) throw new StripeRequestError(message);
   throw new Error(message);

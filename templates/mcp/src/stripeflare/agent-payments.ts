@@ -25,7 +25,6 @@ import {
   problem,
   serializeChallenge,
   serializeReceipt,
-  type Challenge,
   type Credential,
   type ProblemKind,
 } from "./mpp";
@@ -186,7 +185,7 @@ export async function settle<U extends StripeUser>(
 
   let intent;
   try {
-    ({ intent } = await createSptPaymentIntent(
+    intent = await createSptPaymentIntent(
       env,
       {
         amount: String(amount),
@@ -201,7 +200,7 @@ export async function settle<U extends StripeUser>(
       },
       // One PaymentIntent per credential: a retry after a lost answer finds the same one.
       `stripeflare-mpp-${challenge.id}-${spt}`.slice(0, 255),
-    ));
+    );
   } catch (error) {
     if (error instanceof StripeRequestError) return refuse("verification-failed", `Stripe refused the payment: ${error.message}`);
     return refuse("verification-failed", `Stripe could not be reached (${error instanceof Error ? error.message : error}); retry with the same credential`, 503);
@@ -267,5 +266,3 @@ export async function refusal<U extends StripeUser>(
   const body = { ...problem(refused.kind, refused.detail), status: refused.status, ...extra };
   return new Response(JSON.stringify(body, null, 2) + "\n", { status: refused.status, headers });
 }
-
-export type { Challenge };

@@ -34,21 +34,20 @@ export async function paymentRequired<E, U extends StripeUser>(
     }
   }
   response ??= defaultPaymentRequired(request, session, price, message, topUp?.offer);
-  return topUp ? withTopUpChallenge(env, request, agent!, session, response, 0, topUp.header) : response;
+  return topUp ? withChallenge(response, topUp.header) : response;
 }
 
-/** A 402 with an MPP top-up challenge added (unless it carries a Payment challenge already). */
-export async function withTopUpChallenge<U extends StripeUser>(
-  env: StripeflareEnv,
-  request: Request,
-  agent: AgentPayments,
-  session: Session<U>,
-  response: Response,
-  shortBy: number,
-  header?: string,
-): Promise<Response> {
-  if (response.status !== 402 || /(^|,)\s*payment\s/i.test(response.headers.get("WWW-Authenticate") ?? "")) return response;
-  header ??= (await offerTopUp(env, agent, new URL(request.url), session, shortBy)).header;
+/** The app's own 402 (it refused up front), with a top-up challenge: machine-payable too. */
+export async function withTopUpChallenge<U extends StripeUser>(env: StripeflareEnv, request: Request, agent: AgentPayments, session: Session<U>, response: Response): Promise<Response> {
+  if (response.status !== 402 || hasPaymentChallenge(response)) return response;
+  return withChallenge(response, (await offerTopUp(env, agent, new URL(request.url), session, 0)).header);
+}
+
+const hasPaymentChallenge = (response: Response) => /(^|,)\s*payment\s/i.test(response.headers.get("WWW-Authenticate") ?? "");
+
+/** A 402 with a `WWW-Authenticate: Payment` challenge added, unless it carries one already. */
+function withChallenge(response: Response, header: string): Response {
+  if (response.status !== 402 || hasPaymentChallenge(response)) return response;
   const out = new Response(response.body, response);
   out.headers.append("WWW-Authenticate", header);
   return out;
