@@ -11,6 +11,7 @@
 
 import type { AuthRequest, OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import type { StripeflareContext, StripeflareEnv } from "./stripeflare";
+import { formatMoney as money } from "./stripeflare/money";
 
 export interface AppEnv extends StripeflareEnv {
   OAUTH_PROVIDER: OAuthHelpers;
@@ -24,13 +25,6 @@ const DEFAULT_DAYS = 30;
 const MAX_DAYS = 365;
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const money = (cents: number, currency = "usd") => {
-  try {
-    return new Intl.NumberFormat("en", { style: "currency", currency }).format(cents / 100);
-  } catch {
-    return `${cents} (smallest unit of ${currency})`;
-  }
-};
 
 function page(title: string, body: string, status = 200): Response {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escape(title)}</title>
