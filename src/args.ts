@@ -16,9 +16,8 @@ export interface Flags {
   /** upgrade --check: report only, exit 1 when the copy is behind. */
   check: boolean;
   directory?: string;
-  template: string;
-  /** --template was given (otherwise an interactive run asks). */
-  templateGiven: boolean;
+  /** --template; undefined = not given: an interactive new project asks, otherwise `default`. */
+  template?: string;
   title?: string;
   domain?: string;
   /** undefined = not given: prompt (interactive) or the default. */
@@ -157,8 +156,7 @@ export function parseArgs(argv: string[]): Flags {
     command,
     check: bool("check") ?? false,
     directory: positionals[0],
-    template: str("template") ?? "default",
-    templateGiven: raw.template !== undefined,
+    template: str("template"),
     title: str("title"),
     domain: str("domain"),
     price: str("price"),

@@ -166,7 +166,7 @@ async function create(flags: Flags, interactive: boolean): Promise<void> {
   const unwritable = writableProblem(root);
   if (unwritable) fail(unwritable);
   // Which template: the flag, else (a new project, interactive) a question; a rerun keeps its own.
-  const template = flags.templateGiven || resuming || !interactive ? flags.template : await ask.askTemplate();
+  const template = flags.template ?? (resuming || !interactive ? "default" : await ask.askTemplate());
 
   // 2. What: price, currency, domain, title. Checked now, used later.
   // A rerun keeps the earlier run's price and currency unless told otherwise: a rerun made only
