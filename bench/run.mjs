@@ -132,7 +132,7 @@ if (selected.includes("worker") || selected.includes("users") || selected.includ
     }
     if (selected.includes("cost")) {
       const { costReport } = await import("./parts/cost.mjs");
-      const r = await costReport(env, { n: quick ? 200 : 1000 });
+      const r = await costReport(env, { n: quick ? 200 : 1000, sustained: { users: 20, seconds: quick ? 35 : 120 } });
       show("Cost per request, in billing units", r.rows, `${r.prices.asOf}; ${r.assumptions}`);
       save("cost", { source: env.source, ...r });
     }

@@ -25,6 +25,11 @@ export const PRICES = {
   rowRead: 0.001 / 1e6,
   rowWritten: 1.0 / 1e6,
 };
+/**
+ * Alarms, as assumed here (not re-read offline): each run of an alarm handler is billed as a
+ * Durable Object request, and each setAlarm() as one row written (the conservative reading).
+ */
+const ALARM_SET_ROWS = 1;
 /** A Durable Object is billed 128 MB while active; a call is assumed to keep it active 1 ms (no local counter). */
 const DO_GB = 0.128;
 const DO_ACTIVE_SECONDS_PER_CALL = 0.001;
@@ -56,7 +61,7 @@ const post = (origin, path) => request(origin, path, { method: "POST" });
  * with the request: it is written in the charge's transaction.)
  */
 function split(snapshot) {
-  const zero = () => ({ doCalls: 0, statements: 0, rowsRead: 0, rowsWritten: 0, alarmsSet: 0 });
+  const zero = () => ({ doCalls: 0, statements: 0, rowsRead: 0, rowsWritten: 0, alarmsSet: 0, alarmsRun: 0 });
   const path = zero();
   const mirror = zero();
   for (const [key, n] of Object.entries(snapshot.counts)) {
@@ -67,11 +72,32 @@ function split(snapshot) {
     const kind = key.split("|")[2];
     const into = kind === "aggregate" ? mirror : path;
     for (const k of ["statements", "rowsRead", "rowsWritten", "alarmsSet"]) into[k] += c[k];
+    mirror.alarmsRun += c.alarmsRun ?? 0; // an alarm runs only to push the mirror
   }
   return { path, mirror };
 }
 
-export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
+/** Open-loop pacing: request i is sent at i / perSecond seconds, whatever the earlier ones took. */
+async function paced({ origin, n, perSecond, make, inspect, agent }) {
+  const statuses = {};
+  const started = performance.now();
+  const inFlight = [];
+  for (let i = 0; i < n; i++) {
+    const wait = started + (i * 1000) / perSecond - performance.now();
+    if (wait > 0) await sleep(wait);
+    const spec = make(i);
+    inFlight.push(
+      request(origin, spec.path, { ...spec, agent }).then((res) => {
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        inspect(res, i);
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  return statuses;
+}
+
+export async function costReport(env, { n = 600, concurrency = 4, sustained = { users: 20, seconds: 120 } } = {}) {
   const pids = workerdPids(env.pid);
   const users = env.users;
   const plans = [
@@ -108,6 +134,36 @@ export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
     rows.push(row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter));
     writes[plan.name] = writers(snapshot, n);
   }
+  // Sustained load: each of `sustained.users` accounts charged once a second for
+  // `sustained.seconds`, the shape the mirror batches (a busy account pushes every
+  // MIRROR_BATCH_MS instead of every second); beside the bare Worker under the same pacing.
+  for (const base of ["bare-1rt", "wallet-declared"]) {
+    const v = env.variants[base];
+    const side = base.startsWith("bare") ? "bare" : "wallet";
+    const pool = users.slice(0, sustained.users);
+    await post(env.origin, "/__bench/reset?phase=load");
+    const agent = keepAliveAgent(sustained.users);
+    const cpuBefore = cpuMs(pids);
+    const statuses = await paced({
+      origin: env.origin,
+      n: sustained.users * sustained.seconds,
+      perSecond: sustained.users,
+      agent,
+      make: (i) => ({ path: v.path, headers: { authorization: `Bearer ${pool[i % pool.length].token}` } }),
+      inspect: (res, i) => {
+        if (res.status === 200) env.charges[side][i % pool.length]++;
+      },
+    });
+    const cpuLoad = cpuMs(pids) - cpuBefore;
+    await post(env.origin, "/__bench/phase?name=after");
+    await sleep(MIRROR_WAIT_MS);
+    agent.destroy();
+    const n = sustained.users * sustained.seconds;
+    const plan = { name: `${base}-sustained`, about: `${v.about}; ${sustained.users} accounts, each charged once a second for ${sustained.seconds} s` };
+    const snapshot = await counts(env.origin);
+    rows.push(row(plan, n, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
+    writes[plan.name] = writers(snapshot, n);
+  }
   // A webhook credit: a second payment for existing users.
   await post(env.origin, "/__bench/reset?phase=load");
   const credits = Math.min(100, users.length);
@@ -120,8 +176,19 @@ export async function costReport(env, { n = 600, concurrency = 4 } = {}) {
   await post(env.origin, "/__bench/phase?name=after");
   await sleep(MIRROR_WAIT_MS);
   rows.push(row({ name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" }, credits, { 200: credits }, await counts(env.origin), cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
-  for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === (r.variant === "wallet-declared" || r.variant === "wallet-me" || r.variant === "wallet-statement" ? "bare-1rt" : "bare-2rt"))));
-  return { writes, prices: PRICES, assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound`, rows };
+  for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === bareFor(r.variant))));
+  return {
+    writes,
+    prices: PRICES,
+    assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); an alarm run priced as a Durable Object request and a setAlarm() as ${ALARM_SET_ROWS} row written; Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound; miniflare's own write of an object's name at start-up (local only) not counted`,
+    rows,
+  };
+}
+
+/** The bare variant a wallet variant is compared with: same round trips, same pacing. */
+function bareFor(variant) {
+  if (variant === "wallet-declared-sustained") return "bare-1rt-sustained";
+  return ["wallet-declared", "wallet-me", "wallet-statement"].includes(variant) ? "bare-1rt" : "bare-2rt";
 }
 
 /** Where one variant's written rows go: statements that wrote, per request, most first. */
@@ -149,19 +216,26 @@ function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
     "alarms set": per(load.alarmsSet),
     "CPU ms": per(cpuLoad),
     "mirror: statements": per(after.statements),
+    "mirror: alarms run": per(after.alarmsRun),
     "mirror: DO calls": per(after.doCalls),
     "mirror: rows written": per(after.rowsWritten),
     "mirror: CPU ms": per(cpuAfter),
   };
-  const dollars =
+  const perCall = PRICES.doRequest + PRICES.doGbSecond * DO_GB * DO_ACTIVE_SECONDS_PER_CALL;
+  // The path's alarms are set by requests; the runs they cause are the mirror's.
+  const pathDollars =
     PRICES.workerRequest +
-    PRICES.workerCpuMs * (r["CPU ms"] + r["mirror: CPU ms"]) +
-    PRICES.doRequest * (r["DO calls"] + r["mirror: DO calls"]) +
-    PRICES.doGbSecond * DO_GB * DO_ACTIVE_SECONDS_PER_CALL * (r["DO calls"] + r["mirror: DO calls"]) +
-    PRICES.rowRead * (r["rows read"] + per(after.rowsRead)) +
-    PRICES.rowWritten * (r["rows written"] + r["mirror: rows written"]);
-  r["$ per million"] = +(dollars * 1e6).toFixed(3);
-  r["of which mirror $"] = +((PRICES.workerCpuMs * r["mirror: CPU ms"] + (PRICES.doRequest + PRICES.doGbSecond * DO_GB * DO_ACTIVE_SECONDS_PER_CALL) * r["mirror: DO calls"] + PRICES.rowWritten * r["mirror: rows written"] + PRICES.rowRead * per(after.rowsRead)) * 1e6).toFixed(3);
+    PRICES.workerCpuMs * r["CPU ms"] +
+    perCall * r["DO calls"] +
+    PRICES.rowRead * r["rows read"] +
+    PRICES.rowWritten * (r["rows written"] + ALARM_SET_ROWS * r["alarms set"]);
+  const mirrorDollars =
+    PRICES.workerCpuMs * r["mirror: CPU ms"] +
+    perCall * (r["mirror: DO calls"] + r["mirror: alarms run"]) +
+    PRICES.rowRead * per(after.rowsRead) +
+    PRICES.rowWritten * r["mirror: rows written"];
+  r["$ per million"] = +((pathDollars + mirrorDollars) * 1e6).toFixed(3);
+  r["of which mirror $"] = +(mirrorDollars * 1e6).toFixed(3);
   return r;
 }
 

@@ -8,7 +8,7 @@
 //   /me, /stripe-webhook, /db/*, ...   the wallet's own routes
 import { withStripeflare, DORM as WalletDORM } from "../../templates/default/src/stripeflare";
 import { appHandler, BareWallet } from "./bare";
-import { benchFlags, CallLog, countedEnv, countStorage } from "./count";
+import { benchFlags, CallLog, countAlarmRun, countedEnv, countStorage } from "./count";
 import { benchRouter } from "./router";
 
 export { BareWallet };
@@ -19,9 +19,15 @@ export { BareWallet };
 const objectLog = new CallLog();
 const scheduleMirror = (WalletDORM.prototype as any).scheduleMirror as (() => Promise<void>) | undefined;
 export class DORM extends WalletDORM {
+  private readonly benchState: DurableObjectState;
   constructor(state: DurableObjectState, env: any) {
     countStorage(state, "wallet");
     super(state, countedEnv(env, objectLog, "object"));
+    this.benchState = state;
+  }
+  override async alarm(): Promise<void> {
+    countAlarmRun(this.benchState, "wallet");
+    return super.alarm();
   }
 }
 if (scheduleMirror) {

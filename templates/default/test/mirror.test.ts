@@ -3,7 +3,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DORM } from "../src/stripeflare";
-import { MIRROR_FAULT_KEY } from "../src/stripeflare/mirror";
+import { chargeAccount } from "../src/stripeflare/ledger";
+import { MIRROR_FAULT_KEY, takeSnapshot } from "../src/stripeflare/mirror";
 import { CUSTOM_MIGRATIONS } from "./fixtures/worker";
 import { accountDb, database, fixture, newVisitor, pay, payAndReturn, request, runMirror, sqlIn, userRow, type Worker } from "./helpers";
 
@@ -113,6 +114,68 @@ describe("aggregate mirror", () => {
     expect(rows.find((r) => r.access_token === visitor.account)).toMatchObject({ balance: 0, verified_user_access_token: owner.account });
     expect(rows.find((r) => r.access_token === owner.account)).toMatchObject({ balance: 200 });
     expect(rows.map((r) => r.balance).reduce((a, b) => a + b, 0)).toBe(200 + 10 + 11 + 12 + 13 + 14);
+  });
+});
+
+describe("the outbox bumps its version once per push, and loses no change", () => {
+  const charge = (state: DurableObjectState, account: string, amount: number) =>
+    chargeAccount(state.storage.sql, account, { amount, allowNegativeBalance: false, reference: "test", description: "test" });
+
+  it("a change made while a push is in flight is pushed next, not acknowledged with the older snapshot", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 500);
+    await runInDurableObject(accountDb(worker.version, visitor.account), async (instance: DORM, state) => {
+      const push = instance.alarm(); // takes its snapshot synchronously, then awaits the aggregate
+      charge(state, visitor.account, 7); // lands before the acknowledgement
+      await push;
+    });
+    const after = await outbox(worker.version, visitor.account);
+    expect(after.acked).toBeLessThan(after.version);
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(500);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(493);
+  });
+
+  it("a push that reached the aggregate but whose acknowledgement was lost: the next snapshot carries a newer version", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 500);
+    // The snapshot is taken and applied, as if the account object died before recording the ack.
+    const taken = await runInDurableObject(accountDb(worker.version, visitor.account), (_i: DORM, state) => takeSnapshot(state.storage.sql));
+    expect((await database(worker.version, "aggregate").mirror(taken!.snapshot)).applied).toBe(true);
+    await runInDurableObject(accountDb(worker.version, visitor.account), (_i: DORM, state) => charge(state, visitor.account, 9));
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(491);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+    const healed = await outbox(worker.version, visitor.account);
+    expect(healed.acked).toBe(healed.version);
+  });
+
+  it("an outbox made before 1.2.0 (no `sent`, a bump per change) is upgraded on the object's next start and still converges", async () => {
+    const worker = fixture({ prices: { "/paid": 1 } });
+    const visitor = await funded(worker, 500);
+    const stub = accountDb(worker.version, visitor.account);
+    const triggers = () => sqlIn(stub, `SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).then((rows) => rows.map((r) => r.name));
+    // As 1.1.0 left it: no `sent` column, unconditional triggers, a push pending.
+    await runInDurableObject(stub, (instance: DORM, state) => {
+      const sql = state.storage.sql;
+      for (const event of ["insert", "update", "delete"]) {
+        sql.exec(`DROP TRIGGER stripeflare_mirror_users_${event}_v2`);
+        sql.exec(`CREATE TRIGGER stripeflare_mirror_users_${event} AFTER ${event.toUpperCase()} ON users
+          BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1; END`);
+      }
+      sql.exec(`ALTER TABLE stripeflare_mirror DROP COLUMN sent`);
+      charge(state, visitor.account, 1);
+      (instance as unknown as { schemaKey?: string }).schemaKey = undefined;
+    });
+    expect(await triggers()).toEqual(["stripeflare_mirror_users_delete", "stripeflare_mirror_users_insert", "stripeflare_mirror_users_update"]);
+    expect((await worker(request("/paid", visitor))).status).toBe(200);
+    expect(await triggers()).toEqual(["stripeflare_mirror_users_delete_v2", "stripeflare_mirror_users_insert_v2", "stripeflare_mirror_users_update_v2"]);
+    const upgraded = await sqlIn(stub, `SELECT version, acked, sent FROM stripeflare_mirror`).then((r) => r[0]!);
+    expect(upgraded.acked).toBeLessThan(upgraded.version);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(498);
   });
 });
 

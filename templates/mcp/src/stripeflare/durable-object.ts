@@ -32,13 +32,13 @@ import {
   MIRROR_BATCH_MS,
   MIRROR_DELAY_MS,
   MIRROR_FAULT_KEY,
-  OUTBOX_SCHEMA,
   applySnapshot,
+  ensureOutbox,
   markAcked,
   markFailed,
   outboxState,
-  pendingSnapshot,
   recordMirrorTarget,
+  takeSnapshot,
 } from "./mirror";
 import { INDEX_SCHEMA, beginLogin, claimPayment, findPayment, finishLogin, upgradeIndex } from "./payment-index";
 import type {
@@ -224,7 +224,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   /** Pushes the outbox to the aggregate; reschedules itself until acknowledged. */
   async alarm(): Promise<void> {
     this.alarmScheduled = false;
-    const pending = this.hasTable("stripeflare_mirror") ? pendingSnapshot(this.storage.sql) : null;
+    const pending = this.hasTable("stripeflare_mirror") ? takeSnapshot(this.storage.sql) : null;
     if (!pending) return;
     try {
       const aggregate = this.env.DORM_NAMESPACE.get(this.env.DORM_NAMESPACE.idFromName(pending.aggregate));
@@ -313,9 +313,10 @@ export class DORM extends QueryableObject<StripeflareEnv> {
         }
       }
       const schema =
-        setup.role === "account" ? [...ACCOUNT_SCHEMA, ...OUTBOX_SCHEMA] : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
+        setup.role === "account" ? ACCOUNT_SCHEMA : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
       if (setup.role === "account") upgradeLedger(this.storage.sql);
       for (const statement of schema) this.storage.sql.exec(statement);
+      if (setup.role === "account") ensureOutbox(this.storage.sql);
       if (setup.role === "account") upgradeLedgerForBudgets(this.storage.sql);
       if (setup.role === "index") upgradeIndex(this.storage.sql, fresh);
       if (setup.role === "account") {

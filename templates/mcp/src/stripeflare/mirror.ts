@@ -8,6 +8,13 @@
 // it) and records the version once the aggregate acknowledges. A failed push is retried with
 // exponential backoff, forever: the alarm stays scheduled until acked catches up.
 //
+// A version only needs a new number once its rows have been read for a push (`sent`): until
+// then, the next snapshot will carry every later change anyway. So the triggers bump only
+// when `version = sent`, and a run of charges between two pushes writes the outbox row once
+// instead of once per charge (rows written are billed). Taking a snapshot records `sent`
+// in the same synchronous turn, so a change made while the push is in flight bumps the
+// version past the one being acknowledged, and is pushed next.
+//
 // Aggregate side: a snapshot replaces the source's rows only if its version is newer than the
 // one stored for that source, so late, duplicated or reordered pushes cannot roll it back.
 //
@@ -30,25 +37,41 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 /** Storage key (in the aggregate's own KV) that makes it refuse snapshots: for fault tests. */
 export const MIRROR_FAULT_KEY = "stripeflare:mirror-fault";
 
-export const OUTBOX_SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS stripeflare_mirror (
+const OUTBOX_TABLE = `CREATE TABLE IF NOT EXISTS stripeflare_mirror (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL DEFAULT 0,
     acked INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     name TEXT,
     aggregate TEXT,
     migrations TEXT,
     migrations_key TEXT
-  )`,
-  `INSERT OR IGNORE INTO stripeflare_mirror (id) VALUES (1)`,
-  ...["INSERT", "UPDATE", "DELETE"].map(
-    (event) => `CREATE TRIGGER IF NOT EXISTS stripeflare_mirror_users_${event.toLowerCase()}
-      AFTER ${event} ON users
-      BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1; END`,
-  ),
-];
+  )`;
+
+const EVENTS = ["insert", "update", "delete"] as const;
+
+/**
+ * Creates the outbox, or brings one made by an earlier wallet up to date: before 1.2.0 it had
+ * no `sent` column and its triggers bumped the version on every change. Taking the current
+ * version as sent is the safe default: the next change bumps it.
+ */
+export function ensureOutbox(sql: SqlStorage): void {
+  sql.exec(OUTBOX_TABLE);
+  sql.exec(`INSERT OR IGNORE INTO stripeflare_mirror (id) VALUES (1)`);
+  const columns = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('stripeflare_mirror')`).toArray();
+  if (!columns.some((column) => column.name === "sent")) {
+    sql.exec(`ALTER TABLE stripeflare_mirror ADD COLUMN sent INTEGER NOT NULL DEFAULT 0`);
+    sql.exec(`UPDATE stripeflare_mirror SET sent = version WHERE id = 1`);
+  }
+  for (const event of EVENTS) {
+    sql.exec(`DROP TRIGGER IF EXISTS stripeflare_mirror_users_${event}`);
+    sql.exec(`CREATE TRIGGER IF NOT EXISTS stripeflare_mirror_users_${event}_v2
+      AFTER ${event.toUpperCase()} ON users
+      BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1 AND version = sent; END`);
+  }
+}
 
 export const AGGREGATE_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS stripeflare_mirror_sources (
@@ -62,6 +85,7 @@ export const AGGREGATE_SCHEMA = [
 interface OutboxRow {
   version: number;
   acked: number;
+  sent: number;
   attempts: number;
   name: string | null;
   aggregate: string | null;
@@ -88,10 +112,14 @@ export function recordMirrorTarget(sql: SqlStorage, name: string, aggregate: str
   );
 }
 
-/** The snapshot to push now, or null when the aggregate is up to date. */
-export function pendingSnapshot(sql: SqlStorage): { snapshot: MirrorSnapshot; aggregate: string } | null {
+/**
+ * The snapshot to push now, or null when the aggregate is up to date. Records the version as
+ * sent, so the next change gets a new one: call it in the same turn as the push starts.
+ */
+export function takeSnapshot(sql: SqlStorage): { snapshot: MirrorSnapshot; aggregate: string } | null {
   const state = outboxState(sql);
   if (!state || state.version <= state.acked || !state.name || !state.aggregate) return null;
+  if (state.sent !== state.version) sql.exec(`UPDATE stripeflare_mirror SET sent = version WHERE id = 1`);
   return {
     aggregate: state.aggregate,
     snapshot: {
