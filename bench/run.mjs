@@ -7,7 +7,8 @@
 //          pack (CLI packed/installed size), scaffold (--no-install scaffold time),
 //          agents (MPP: bundle with and without, paid retry vs plain paid request),
 //          mcp (MCP template bundle; paid tool call vs bare tool call),
-//          cost (billing units per request: DO calls, SQLite rows, alarms, CPU; $ per million); default: all
+//          cost (billing units per request: DO calls, SQLite rows, alarms, CPU; $ per million),
+//          aggregate (pushes/s one aggregate object absorbs; modelled lag at 1k/10k/100k accounts); default: all
 //
 // Each part prints a table and writes bench/results/<part>.json (<part>.quick.json with
 // --quick, not kept) with the machine, the date and the exact command. These are benchmarks, not tests: they compare ratios measured side
@@ -21,7 +22,7 @@ import { table } from "./lib/table.mjs";
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "cost", "agents", "mcp"];
+const ALL = ["crypto", "bundle", "pack", "scaffold", "worker", "users", "cost", "aggregate", "agents", "mcp"];
 const parts = argv.filter((a) => !a.startsWith("--"));
 for (const p of parts) if (!ALL.includes(p)) fail(`unknown part "${p}"; parts: ${ALL.join(", ")}`);
 const selected = parts.length ? ALL.filter((p) => parts.includes(p)) : ALL;
@@ -97,7 +98,7 @@ if (selected.includes("mcp")) {
   show("MCP: a paid tool call beside a bare one (sequential, interleaved)", latency.rows, latency.about);
   save("mcp", { bundle, latency });
 }
-if (selected.includes("worker") || selected.includes("users") || selected.includes("cost")) {
+if (["worker", "users", "cost", "aggregate"].some((part) => selected.includes(part))) {
   const { setup, paidRequest, usersInParallel, verifyBalances } = await import("./parts/worker.mjs");
   console.log("starting wrangler dev and funding 100 users through the webhook...");
   const env = await setup({ users: 100 });
@@ -135,6 +136,16 @@ if (selected.includes("worker") || selected.includes("users") || selected.includ
       const r = await costReport(env, { n: quick ? 200 : 1000, sustained: { users: 20, seconds: quick ? 35 : 120 } });
       show("Cost per request, in billing units", r.rows, `${r.prices.asOf}; ${r.assumptions}`);
       save("cost", { source: env.source, ...r });
+    }
+    if (selected.includes("aggregate")) {
+      const { measureIntake, modelLag } = await import("./parts/aggregate.mjs");
+      const intake = await measureIntake(env, { sources: quick ? 1_000 : 5_000 });
+      show("The aggregate's intake (one object)", intake.rows, intake.about);
+      const here = intake.updatesPerSecond;
+      const rows = [...modelLag({ perSecond: here, label: `${here}/s (measured here)` }), ...modelLag({ perSecond: 1_000, label: "1000/s (Cloudflare's soft limit per object)" })];
+      const about = `a discrete-event simulation (bench/parts/aggregate.mjs): N accounts each charged every second from the same moment, one aggregate serving pushes one at a time at the capacity shown, the wallet's own IntakeMeter and nextInterval for the adaptive policy (target ${(await import("../templates/default/src/stripeflare/mirror.ts")).MIRROR_TARGET_PUSHES_PER_SECOND} pushes/s); settled figures over the last quarter of the run; lag = how long the oldest change not yet in the admin copy had waited when its push landed`;
+      show("The aggregate at scale, modelled", rows, about);
+      save("aggregate", { source: env.source, intake, model: { about, rows } });
     }
     const balances = await verifyBalances(env);
     console.log(`balance check: ${balances.ok ? "every counted charge is in the balances" : "MISMATCH"} ${JSON.stringify(balances.chargesCounted)}`);

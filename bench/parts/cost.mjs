@@ -37,11 +37,11 @@ const DO_ACTIVE_SECONDS_PER_CALL = 0.001;
 const CLK_TCK = 100;
 /** Longer than the wallet's MIRROR_BATCH_MS (30 s), so every push of a variant is counted with it. */
 const MIRROR_WAIT_MS = 32_000;
-function workerdPids(pid) {
+export function workerdPids(pid) {
   const out = execFileSync("ps", ["-o", "pid=,comm=", "-g", String(pid)], { encoding: "utf8" });
   return out.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, comm]) => comm === "workerd").map(([p]) => Number(p));
 }
-function cpuMs(pids) {
+export function cpuMs(pids) {
   let ticks = 0;
   for (const p of pids) {
     const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");

@@ -7,6 +7,8 @@
 //   /ctxcharge             wallet, the handler calls ctx.charge(1) itself
 //   /me, /stripe-webhook, /db/*, ...   the wallet's own routes
 import { withStripeflare, DORM as WalletDORM } from "../../templates/default/src/stripeflare";
+import { databases } from "../../templates/default/src/stripeflare/databases";
+import type { MirrorSnapshot } from "../../templates/default/src/stripeflare/types";
 import { appHandler, BareWallet } from "./bare";
 import { benchFlags, CallLog, countAlarmRun, countedEnv, countStorage } from "./count";
 import { benchRouter } from "./router";
@@ -52,8 +54,47 @@ const declared = withStripeflare<any, any>(
   { prices: { "/declared": 1 } },
 );
 
+/**
+ * The aggregate's intake (issue 14, item 3): `n` mirror pushes, `concurrency` in flight, into
+ * one aggregate object of its own ("intake:aggregate"), as account objects send them: one
+ * users row per source, `sources` distinct accounts, versions rising with `round` so a round
+ * after the first updates rows instead of inserting them. The runner times the whole call.
+ */
+async function intake(url: URL, env: any): Promise<Response> {
+  const n = Number(url.searchParams.get("n") ?? 1000);
+  const concurrency = Number(url.searchParams.get("concurrency") ?? 32);
+  const sources = Number(url.searchParams.get("sources") ?? n);
+  const round = Number(url.searchParams.get("round") ?? 1);
+  const setup = databases(undefined, "intake").aggregate;
+  const aggregate = env.DORM_NAMESPACE.get(env.DORM_NAMESPACE.idFromName(setup.name));
+  let next = 0;
+  let applied = 0;
+  const intervals = new Map<number, number>();
+  const push = async () => {
+    while (next < n) {
+      const i = next++;
+      const account = `acct_intake_${String(i % sources).padStart(8, "0")}`;
+      const snapshot: MirrorSnapshot = {
+        source: `intake:account:${account}`,
+        version: round * 1_000_000 + i,
+        rows: [{ access_token: account, balance: 10_000 - round - (i % 997), name: null, email: null, verified_email: null, verified_user_access_token: null, card_fingerprint: null, client_reference_id: `ref_${account}` }],
+        migrations: setup.migrations,
+        migrationsKey: setup.migrationsKey,
+        interval: 30_000,
+      };
+      const ack = await aggregate.mirror(snapshot);
+      if (ack.applied) applied++;
+      intervals.set(ack.interval, (intervals.get(ack.interval) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, push));
+  return Response.json({ n, applied, intervals: Object.fromEntries(intervals) });
+}
+
 export default {
-  fetch: benchRouter((request, env, ctx) =>
-    new URL(request.url).pathname === "/declared" ? declared(request, env, ctx) : byXPrice(request, env, ctx),
-  ),
+  fetch: benchRouter((request, env, ctx) => {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/__bench-intake") return intake(new URL(request.url), env);
+    return pathname === "/declared" ? declared(request, env, ctx) : byXPrice(request, env, ctx);
+  }),
 };

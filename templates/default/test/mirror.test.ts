@@ -4,7 +4,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DORM } from "../src/stripeflare";
 import { chargeAccount } from "../src/stripeflare/ledger";
-import { MIRROR_FAULT_KEY, takeSnapshot } from "../src/stripeflare/mirror";
+import { IntakeMeter, MIRROR_BATCH_MS, MIRROR_FAULT_KEY, MIRROR_MAX_INTERVAL_MS, nextInterval, takeSnapshot } from "../src/stripeflare/mirror";
 import { CUSTOM_MIGRATIONS } from "./fixtures/worker";
 import { accountDb, database, fixture, newVisitor, pay, payAndReturn, request, runMirror, sqlIn, userRow, type Worker } from "./helpers";
 
@@ -232,5 +232,57 @@ describe("the mirror batches a busy account's pushes", () => {
     expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(500);
     expect(await runMirror(worker.version, visitor.account)).toBe(true);
     expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(499);
+  });
+});
+
+describe("the accounts' push rate adapts to the aggregate's load", () => {
+  it("the aggregate counts the accounts that pushed within twice the interval it asks for", () => {
+    const t0 = 1_000_000_000_000;
+    const meter = new IntakeMeter();
+    for (let i = 0; i < 1_000; i++) meter.record(`account:${i}`, t0 + i);
+    for (let i = 0; i < 1_000; i++) meter.record(`account:${i}`, t0 + 10_000 + i); // the same accounts again
+    expect(meter.interval(t0 + 11_000)).toBe(MIRROR_BATCH_MS);
+    expect(meter.sources).toBe(1_000);
+    for (let i = 1_000; i < 12_000; i++) meter.record(`account:${i}`, t0 + 20_000);
+    expect(meter.interval(t0 + 20_000)).toBe(60_000); // 12,000 accounts at 200 pushes/s: every 60 s
+    // 121 s later every earlier push is older than the window (2 × 60 s); one account pushes again.
+    meter.record("account:5", t0 + 141_000);
+    expect(meter.interval(t0 + 141_000)).toBe(MIRROR_BATCH_MS);
+    expect(meter.sources).toBe(1);
+  });
+
+  it("asks for N / target between MIRROR_BATCH_MS and MIRROR_MAX_INTERVAL_MS", () => {
+    expect(nextInterval(0)).toBe(MIRROR_BATCH_MS);
+    expect(nextInterval(1_000)).toBe(MIRROR_BATCH_MS); // 1,000 accounts every 30 s: 33 pushes/s
+    expect(nextInterval(100_000)).toBe(500_000); // 100,000 accounts: every 500 s, 200 pushes/s
+    expect(nextInterval(10_000_000)).toBe(MIRROR_MAX_INTERVAL_MS);
+  });
+
+  it("a busy account told by a loaded aggregate waits longer before its next push, and returns to MIRROR_BATCH_MS once the load is gone", async () => {
+    const worker = fixture({ prices: { "/paid": 1 } });
+    const visitor = await funded(worker, 500);
+    const alarmIn = () => runInDurableObject(accountDb(worker.version, visitor.account), async (_i: DORM, state) => ((await state.storage.getAlarm()) ?? NaN) - Date.now());
+    const otherAccounts = (count: number) =>
+      runInDurableObject(database(worker.version, "aggregate"), (instance: DORM) => {
+        const meter = new IntakeMeter();
+        for (let i = 0; i < count; i++) meter.record(`other:${i}`, Date.now());
+        (instance as unknown as { intake: IntakeMeter }).intake = meter;
+      });
+    await runMirror(worker.version, visitor.account); // the aggregate object exists
+    // 24,000 other busy accounts: the next ack asks for 120 s (24,000 / 200 pushes/s).
+    await otherAccounts(24_000);
+    expect((await worker(request("/paid", visitor))).status).toBe(200);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect((await worker(request("/paid", visitor))).status).toBe(200);
+    const loaded = await alarmIn();
+    expect(loaded).toBeGreaterThan(115_000);
+    expect(loaded).toBeLessThanOrEqual(121_000);
+    // The push still converges when it runs; once the others are gone, the interval falls back.
+    await otherAccounts(0);
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+    expect((await worker(request("/paid", visitor))).status).toBe(200);
+    expect(await alarmIn()).toBeLessThanOrEqual(MIRROR_BATCH_MS);
+    expect(await alarmIn()).toBeGreaterThan(MIRROR_BATCH_MS - 5_000);
   });
 });

@@ -18,6 +18,14 @@
 // Aggregate side: a snapshot replaces the source's rows only if its version is newer than the
 // one stored for that source, so late, duplicated or reordered pushes cannot roll it back.
 //
+// Load: one aggregate object serves every account, so the accounts' push rate adapts to it.
+// The aggregate counts the accounts that pushed recently (IntakeMeter) and answers each push
+// with the interval its sender should keep between pushes while busy: at N busy accounts,
+// max(MIRROR_BATCH_MS, N / MIRROR_TARGET_PUSHES_PER_SECOND). The intake then stays near the
+// target whatever N is, so the aggregate keeps room for admin queries and never queues pushes
+// without end; the admin copy's lag grows with N instead (BENCHMARKS.md, "The aggregate at
+// scale").
+//
 // This deliberately does not use dormroom's multi-stub mirror, which replays every call
 // (reads too) in ctx.waitUntil and only logs failures.
 
@@ -32,6 +40,13 @@ export const MIRROR_DELAY_MS = 1_000;
  * this much behind a busy account, and MIRROR_DELAY_MS behind a quiet one.
  */
 export const MIRROR_BATCH_MS = 30_000;
+/**
+ * The intake the aggregate steers all accounts towards, in pushes per second: well below what
+ * one object absorbs (measured in BENCHMARKS.md), leaving room for admin queries and bursts.
+ */
+export const MIRROR_TARGET_PUSHES_PER_SECOND = 200;
+/** The longest interval the aggregate asks for (at 200 pushes/s: 720,000 busy accounts). */
+export const MIRROR_MAX_INTERVAL_MS = 60 * 60_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** Storage key (in the aggregate's own KV) that makes it refuse snapshots: for fault tests. */
@@ -193,6 +208,51 @@ export function applySnapshot(sql: SqlStorage, snapshot: MirrorSnapshot): { appl
     JSON.stringify(keys),
   );
   return { applied: true, version: snapshot.version };
+}
+
+/**
+ * The accounts that pushed recently (memory only): the aggregate's estimate of how many busy
+ * accounts it serves. An account pushing every I ms is counted while it has pushed within the
+ * last 2 × I, the interval the aggregate currently asks for.
+ */
+export class IntakeMeter {
+  private readonly seen = new Map<string, number>();
+  private window = 2 * MIRROR_BATCH_MS;
+  private prunedAt = -Infinity;
+
+  record(source: string, now: number): void {
+    this.seen.delete(source); // re-inserted last: the map stays ordered by last push
+    this.seen.set(source, now);
+  }
+
+  /** The interval to ask every sender for now: enough for all of them to fit the target rate. */
+  interval(now: number): number {
+    if (now - this.prunedAt > this.window / 4) {
+      for (const [source, at] of this.seen) {
+        if (at >= now - this.window) break; // ordered by last push: the rest are recent
+        this.seen.delete(source);
+      }
+      this.prunedAt = now;
+    }
+    const interval = nextInterval(this.seen.size);
+    this.window = 2 * interval;
+    return interval;
+  }
+
+  get sources(): number {
+    return this.seen.size;
+  }
+}
+
+/**
+ * The interval each of `busyAccounts` accounts should keep between pushes so that together
+ * they push MIRROR_TARGET_PUSHES_PER_SECOND: N / target, within [MIRROR_BATCH_MS,
+ * MIRROR_MAX_INTERVAL_MS]. It depends on the count only, not on a sender's own last interval,
+ * so senders do not compound each other's corrections.
+ */
+export function nextInterval(busyAccounts: number): number {
+  const interval = Math.ceil((busyAccounts * 1000) / MIRROR_TARGET_PUSHES_PER_SECOND);
+  return Math.min(MIRROR_MAX_INTERVAL_MS, Math.max(MIRROR_BATCH_MS, interval));
 }
 
 /** Equal SQLite values (blobs compared byte by byte). */

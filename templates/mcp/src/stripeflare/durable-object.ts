@@ -29,6 +29,7 @@ import {
 import { addToken, markUpgraded, revokeAllTokens, revokeToken, rotateToken, signOutOthers } from "./tokens";
 import {
   AGGREGATE_SCHEMA,
+  IntakeMeter,
   MIRROR_BATCH_MS,
   MIRROR_DELAY_MS,
   MIRROR_FAULT_KEY,
@@ -52,6 +53,7 @@ import type {
   DisputeRequest,
   LoginDecision,
   LoginRequest,
+  MirrorAck,
   MirrorSnapshot,
   PaymentRecord,
   RefundRequest,
@@ -71,6 +73,10 @@ interface QueryOptions {
 export class DORM extends QueryableObject<StripeflareEnv> {
   /** When this instance last pushed to the aggregate (in memory: a restart just pushes sooner). */
   private lastPushAt: number | undefined;
+  /** The interval between pushes while busy, as the aggregate last asked (account role). */
+  private pushInterval = MIRROR_BATCH_MS;
+  /** The accounts that pushed recently, as the aggregate (created on its first push). */
+  private intake: IntakeMeter | undefined;
   /** migrationsKey of the schema this instance has ensured; undefined until the first call. */
   private schemaKey: string | undefined;
   /** Whether an alarm is known to be scheduled (avoids a storage read per write). */
@@ -228,9 +234,10 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     if (!pending) return;
     try {
       const aggregate = this.env.DORM_NAMESPACE.get(this.env.DORM_NAMESPACE.idFromName(pending.aggregate));
-      await aggregate.mirror(pending.snapshot);
+      const ack = await aggregate.mirror(pending.snapshot);
       markAcked(this.storage.sql, pending.snapshot.version);
       this.lastPushAt = Date.now();
+      this.pushInterval = ack.interval ?? MIRROR_BATCH_MS;
       await this.scheduleMirror();
     } catch (error) {
       const delay = markFailed(this.storage.sql, String(error));
@@ -242,7 +249,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
 
   // ----- aggregate role -----------------------------------------------------------------
 
-  async mirror(snapshot: MirrorSnapshot): Promise<{ applied: boolean; version: number }> {
+  async mirror(snapshot: MirrorSnapshot): Promise<MirrorAck> {
     // Fault injection for tests, stored in this object's own storage so a test can make the
     // real aggregate fail (and recover) without mocks.
     if (this.storage.kv.get(MIRROR_FAULT_KEY)) throw new Error("aggregate unavailable (fault injected)");
@@ -250,7 +257,10 @@ export class DORM extends QueryableObject<StripeflareEnv> {
       { role: "aggregate", name: "", aggregate: "", migrations: snapshot.migrations, migrationsKey: snapshot.migrationsKey },
       true,
     );
-    return this.transaction(() => applySnapshot(this.storage.sql, snapshot));
+    const now = Date.now();
+    (this.intake ??= new IntakeMeter()).record(snapshot.source, now);
+    const result = this.transaction(() => applySnapshot(this.storage.sql, snapshot));
+    return { ...result, interval: this.intake.interval(now) };
   }
 
   // ----- index role ---------------------------------------------------------------------
@@ -333,8 +343,8 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     const state = this.hasTable("stripeflare_mirror") ? outboxState(this.storage.sql) : undefined;
     if (!state || state.version <= state.acked) return;
     if ((await this.storage.getAlarm()) === null) {
-      // Quiet account: soon. Busy one (it pushed less than MIRROR_BATCH_MS ago): not before then.
-      const at = Math.max(Date.now() + MIRROR_DELAY_MS, (this.lastPushAt ?? -Infinity) + MIRROR_BATCH_MS);
+      // Quiet account: soon. Busy one (it pushed less than pushInterval ago): not before then.
+      const at = Math.max(Date.now() + MIRROR_DELAY_MS, (this.lastPushAt ?? -Infinity) + this.pushInterval);
       await this.storage.setAlarm(at);
     }
     this.alarmScheduled = true;

@@ -315,3 +315,10 @@ export interface MirrorSnapshot {
   migrations: Migrations;
   migrationsKey: string;
 }
+
+export interface MirrorAck {
+  applied: boolean;
+  version: number;
+  /** How long the sender should wait between two pushes while busy, in ms (the aggregate's load). */
+  interval: number;
+}
