@@ -62,8 +62,9 @@ if (cost) {
     const merged = new Map();
     for (const { phase: _p, ...w } of c.writes[name]) {
       const key = `${w.side}|${w.statement}`;
-      const m = merged.get(key) ?? { ...w, "per request": 0, "rows written per request": 0 };
+      const m = merged.get(key) ?? { ...w, "per request": 0, "rows read per request": 0, "rows written per request": 0 };
       m["per request"] = +(m["per request"] + w["per request"]).toFixed(3);
+      m["rows read per request"] = +(m["rows read per request"] + (w["rows read per request"] ?? 0)).toFixed(3);
       m["rows written per request"] = +(m["rows written per request"] + w["rows written per request"]).toFixed(3);
       merged.set(key, m);
     }

@@ -108,6 +108,7 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
   ];
   const rows = [];
   const writes = {};
+  const queries = {};
   for (const plan of plans) {
     const agent = keepAliveAgent(concurrency);
     const paid = !env.variants[plan.name]?.unpaid && plan.name !== "wallet-statement";
@@ -133,6 +134,7 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
     const snapshot = await counts(env.origin);
     rows.push(row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter));
     writes[plan.name] = writers(snapshot, n);
+    queries[plan.name] = statements(snapshot, n);
   }
   // Sustained load: each of `sustained.users` accounts charged once a second for
   // `sustained.seconds`, the shape the mirror batches (a busy account pushes every
@@ -179,6 +181,7 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
   for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === bareFor(r.variant))));
   return {
     writes,
+    queries,
     prices: PRICES,
     assumptions: `Durable Object duration: ${DO_GB} GB × ${DO_ACTIVE_SECONDS_PER_CALL * 1000} ms per call (no local counter); an alarm run priced as a Durable Object request and a setAlarm() as ${ALARM_SET_ROWS} row written; Worker CPU: all of local workerd's CPU (Worker + objects + the dev proxy's share in workerd), an upper bound; miniflare's own write of an object's name at start-up (local only) not counted`,
     rows,
@@ -193,13 +196,17 @@ function bareFor(variant) {
 
 /** Where one variant's written rows go: statements that wrote, per request, most first. */
 function writers(snapshot, n) {
+  return statements(snapshot, n).filter((q) => q["rows written per request"] > 0);
+}
+
+/** Every statement of a variant, per request: how often, rows read, rows written. */
+function statements(snapshot, n) {
   return Object.entries(snapshot.queries ?? {})
-    .filter(([, q]) => q.rowsWritten > 0)
     .map(([key, q]) => {
       const [phase, side, ...text] = key.split("|");
-      return { phase, side, statement: text.join("|"), "per request": +(q.count / n).toFixed(3), "rows written per request": +(q.rowsWritten / n).toFixed(3) };
+      return { phase, side, statement: text.join("|"), "per request": +(q.count / n).toFixed(3), "rows read per request": +(q.rowsRead / n).toFixed(3), "rows written per request": +(q.rowsWritten / n).toFixed(3) };
     })
-    .sort((a, b) => b["rows written per request"] - a["rows written per request"]);
+    .sort((a, b) => b["rows written per request"] - a["rows written per request"] || b["rows read per request"] - a["rows read per request"]);
 }
 
 function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
