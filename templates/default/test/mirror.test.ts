@@ -243,8 +243,8 @@ describe("the accounts' push rate adapts to the aggregate's load", () => {
     for (let i = 0; i < 1_000; i++) meter.record(`account:${i}`, t0 + 10_000 + i); // the same accounts again
     expect(meter.interval(t0 + 11_000)).toBe(MIRROR_BATCH_MS);
     expect(meter.sources).toBe(1_000);
-    for (let i = 1_000; i < 12_000; i++) meter.record(`account:${i}`, t0 + 20_000);
-    expect(meter.interval(t0 + 20_000)).toBe(60_000); // 12,000 accounts at 200 pushes/s: every 60 s
+    for (let i = 1_000; i < 30_000; i++) meter.record(`account:${i}`, t0 + 20_000);
+    expect(meter.interval(t0 + 20_000)).toBe(60_000); // 30,000 accounts at 500 pushes/s: every 60 s
     // 121 s later every earlier push is older than the window (2 × 60 s); one account pushes again.
     meter.record("account:5", t0 + 141_000);
     expect(meter.interval(t0 + 141_000)).toBe(MIRROR_BATCH_MS);
@@ -253,8 +253,8 @@ describe("the accounts' push rate adapts to the aggregate's load", () => {
 
   it("asks for N / target between MIRROR_BATCH_MS and MIRROR_MAX_INTERVAL_MS", () => {
     expect(nextInterval(0)).toBe(MIRROR_BATCH_MS);
-    expect(nextInterval(1_000)).toBe(MIRROR_BATCH_MS); // 1,000 accounts every 30 s: 33 pushes/s
-    expect(nextInterval(100_000)).toBe(500_000); // 100,000 accounts: every 500 s, 200 pushes/s
+    expect(nextInterval(10_000)).toBe(MIRROR_BATCH_MS); // 10,000 accounts every 30 s: 333 pushes/s
+    expect(nextInterval(100_000)).toBe(200_000); // 100,000 accounts: every 200 s, 500 pushes/s
     expect(nextInterval(10_000_000)).toBe(MIRROR_MAX_INTERVAL_MS);
   });
 
@@ -269,8 +269,8 @@ describe("the accounts' push rate adapts to the aggregate's load", () => {
         (instance as unknown as { intake: IntakeMeter }).intake = meter;
       });
     await runMirror(worker.version, visitor.account); // the aggregate object exists
-    // 24,000 other busy accounts: the next ack asks for 120 s (24,000 / 200 pushes/s).
-    await otherAccounts(24_000);
+    // 60,000 other busy accounts: the next ack asks for 120 s (60,000 / 500 pushes/s).
+    await otherAccounts(60_000);
     expect((await worker(request("/paid", visitor))).status).toBe(200);
     expect(await runMirror(worker.version, visitor.account)).toBe(true);
     expect((await worker(request("/paid", visitor))).status).toBe(200);
