@@ -87,5 +87,6 @@ if (mcp) {
   const { bundle: b, latency: l } = mcp.result;
   section("MCP template: bundle", mcp, `${table(b.rows)}\n\nCommand: \`${b.commands[0]}\``);
   section("MCP: a paid tool call beside a bare one", mcp, `${l.about}\n\n${table(l.rows)}`);
+  if (mcp.result.cost) section("MCP: what a tool call bills", mcp, `${mcp.result.cost.about}\n\n${table(mcp.result.cost.rows)}`);
 }
 console.log(out.join("\n"));

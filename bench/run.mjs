@@ -91,12 +91,14 @@ if (selected.includes("agents")) {
   save("agents", { bundles, latency });
 }
 if (selected.includes("mcp")) {
-  const { mcpBundle, mcpLatency } = await import("./parts/mcp.mjs");
+  const { mcpBundle, mcpCost, mcpLatency } = await import("./parts/mcp.mjs");
   const bundle = await mcpBundle();
   show("MCP template: Worker bundle (wrangler deploy --dry-run --outdir)", bundle.rows);
   const latency = await mcpLatency({ rounds: quick ? 20 : 200 });
   show("MCP: a paid tool call beside a bare one (sequential, interleaved)", latency.rows, latency.about);
-  save("mcp", { bundle, latency });
+  const cost = await mcpCost({ n: quick ? 100 : 500 });
+  show("MCP: what a tool call bills", cost.rows, cost.about);
+  save("mcp", { bundle, latency, cost });
 }
 if (["worker", "users", "cost", "aggregate"].some((part) => selected.includes(part))) {
   const { setup, paidRequest, usersInParallel, verifyBalances } = await import("./parts/worker.mjs");

@@ -63,8 +63,10 @@ export function checkoutCompleted({ clientReferenceId, amount, email, paymentInt
 export const PAYMENT_LINK = { id: "plink_bench", url: "https://buy.stripe.com/test_bench", currency: "usd" };
 
 /**
- * A stand-in for GET /v1/payment_intents/:id and /v1/charges/:id with one card per intent, and
- * GET /v1/payment_links/plink_bench (read once per isolate by the wallet).
+ * A stand-in for GET /v1/payment_intents/:id and /v1/charges/:id with one card per intent,
+ * GET /v1/payment_links/plink_bench (read once per isolate by the wallet), and POST
+ * /v1/payment_intents confirming a Shared Payment Token (an agent's MPP payment: any `spt_`
+ * token succeeds; an Idempotency-Key replays its first answer, as Stripe does).
  */
 export async function startStripeStandIn() {
   const intents = new Map();
@@ -78,6 +80,7 @@ export async function startStripeStandIn() {
       res.end(JSON.stringify(body));
     };
     let m;
+    if (req.method === "POST" && url.pathname === "/v1/payment_intents") return createWithSpt(req, send);
     if (req.method === "GET" && url.pathname === `/v1/payment_links/${PAYMENT_LINK.id}`) {
       const price = { id: "price_bench", object: "price", currency: PAYMENT_LINK.currency, unit_amount: 500 };
       const items = { object: "list", data: [{ id: "li_bench", object: "item", currency: PAYMENT_LINK.currency, price, quantity: 1 }], has_more: false };
@@ -94,6 +97,25 @@ export async function startStripeStandIn() {
     }
     send(404, { error: { type: "invalid_request_error", code: "resource_missing", message: `No such object: ${url.pathname}`, param: "id" } });
   });
+  const replays = new Map();
+  function createWithSpt(req, send) {
+    let raw = "";
+    req.on("data", (c) => (raw += c));
+    req.on("end", () => {
+      const form = new URLSearchParams(raw);
+      const key = req.headers["idempotency-key"];
+      if (key && replays.has(key)) return send(200, replays.get(key));
+      const token = form.get("shared_payment_granted_token") ?? "";
+      const amount = Number(form.get("amount"));
+      if (!token.startsWith("spt_") || !Number.isInteger(amount) || amount < 1 || !form.get("currency")) {
+        return send(400, { error: { type: "invalid_request_error", message: "amount, currency and shared_payment_granted_token are required", param: "shared_payment_granted_token" } });
+      }
+      const pi = { ...newIntent(id("pi")), amount, amount_received: amount, currency: form.get("currency"), livemode: false, created: Math.floor(Date.now() / 1000) };
+      intents.set(pi.id, pi);
+      if (key) replays.set(key, pi);
+      send(200, pi);
+    });
+  }
   function newIntent(piId) {
     const pi = {
       id: piId,

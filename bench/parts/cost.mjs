@@ -5,6 +5,9 @@
 // Worker CPU billed). The mirror's share (the alarm that pushes rows to the aggregate, after the
 // requests) is counted in its own phase.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { template } from "../lib/env.mjs";
 import { execFileSync } from "node:child_process";
 import { sleep } from "../lib/env.mjs";
 import { drive, keepAliveAgent, request } from "../lib/load.mjs";
@@ -24,6 +27,8 @@ export const PRICES = {
   doGbSecond: 12.5 / 1e6,
   rowRead: 0.001 / 1e6,
   rowWritten: 1.0 / 1e6,
+  kvRead: 0.5 / 1e6,
+  kvWrite: 5.0 / 1e6, // writes, deletes and lists
 };
 /**
  * Alarms, as assumed here (not re-read offline): each run of an alarm handler is billed as a
@@ -36,7 +41,7 @@ const DO_ACTIVE_SECONDS_PER_CALL = 0.001;
 
 const CLK_TCK = 100;
 /** Longer than the wallet's MIRROR_BATCH_MS (30 s), so every push of a variant is counted with it. */
-const MIRROR_WAIT_MS = 32_000;
+export const MIRROR_WAIT_MS = 32_000;
 export function workerdPids(pid) {
   const out = execFileSync("ps", ["-o", "pid=,comm=", "-g", String(pid)], { encoding: "utf8" });
   return out.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, comm]) => comm === "workerd").map(([p]) => Number(p));
@@ -109,14 +114,9 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
   const rows = [];
   const writes = {};
   const queries = {};
-  for (const plan of plans) {
+  /** One closed-loop variant: warm every user, let the mirror settle, then n requests and the mirror's pushes after them. */
+  const measure = async (plan, inspect) => {
     const agent = keepAliveAgent(concurrency);
-    const paid = !env.variants[plan.name]?.unpaid && plan.name !== "wallet-statement";
-    const side = plan.name.startsWith("bare") ? "bare" : "wallet";
-    // Charges are counted as the worker part counts them, so the final balance check holds.
-    const inspect = (res, i) => {
-      if (res.status === 200 && paid) env.charges[side][i % users.length]++;
-    };
     // Warm every user once (first-touch work in an isolate is not per-request cost), then let
     // the mirror settle.
     await drive({ origin: env.origin, n: users.length, concurrency, make: plan.make, agent, inspect });
@@ -132,9 +132,19 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
     const cpuAfter = cpuMs(pids) - cpuBefore - cpuLoad;
     agent.destroy();
     const snapshot = await counts(env.origin);
-    rows.push(row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter));
     writes[plan.name] = writers(snapshot, n);
     queries[plan.name] = statements(snapshot, n);
+    return row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter);
+  };
+  for (const plan of plans) {
+    const paid = !env.variants[plan.name]?.unpaid && plan.name !== "wallet-statement";
+    const side = plan.name.startsWith("bare") ? "bare" : "wallet";
+    // Charges are counted as the worker part counts them, so the final balance check holds.
+    rows.push(
+      await measure(plan, (res, i) => {
+        if (res.status === 200 && paid) env.charges[side][i % users.length]++;
+      }),
+    );
   }
   // Sustained load: each of `sustained.users` accounts charged once a second for
   // `sustained.seconds`, the shape the mirror batches (a busy account pushes every
@@ -166,6 +176,53 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
     rows.push(row(plan, n, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
     writes[plan.name] = writers(snapshot, n);
   }
+  // A budget token (POST /me/tokens): the declared price again, spent through each user's agent
+  // token with a cap, so the budget's own bookkeeping is what differs.
+  {
+    const budgets = [];
+    for (const user of users) {
+      const res = await request(env.origin, "/me/tokens", {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ cap: 1_000_000, expires_in: 86_400, label: "bench" }),
+      });
+      if (res.status !== 200) throw new Error(`POST /me/tokens: ${res.status} ${res.body}`);
+      budgets.push(JSON.parse(res.body).access_token);
+    }
+    const plan = { name: "wallet-declared-budget", about: "withStripeflare, declared price, spent with a budget token (cap and expiry) instead of the wallet's own token", make: (i) => ({ path: env.variants["wallet-declared"].path, headers: { authorization: `Bearer ${budgets[i % budgets.length]}` } }) };
+    rows.push(
+      await measure(plan, (res, i) => {
+        if (res.status === 200) env.charges.wallet[i % users.length]++;
+      }),
+    );
+  }
+  // An agent that comes without a token and pays by itself (MPP): the 402 with its challenge,
+  // then the retry with a Shared Payment Token credential (PaymentIntent, payment index, credit,
+  // charge, receipt). Two Worker requests per cycle; each agent is a new wallet.
+  {
+    const { Challenge, Credential } = await import(pathToFileURL(join(template, "node_modules/mppx/dist/index.js")).href);
+    const agents = Math.min(100, Math.max(20, Math.floor(n / 10)));
+    await post(env.origin, "/__bench/reset?phase=load");
+    const cpuBefore = cpuMs(pids);
+    const statuses = {};
+    for (let i = 0; i < agents; i++) {
+      const refused = await request(env.origin, "/agent", { headers: { accept: "application/json" } });
+      if (refused.status !== 402 || !refused.headers["www-authenticate"]) throw new Error(`/agent without a token: ${refused.status} ${refused.body}`);
+      const challenge = Challenge.deserialize(refused.headers["www-authenticate"]);
+      const credential = Credential.serialize({ challenge, payload: { spt: `spt_bench_${i}_${Date.now()}` } });
+      const paid = await request(env.origin, "/agent", { headers: { accept: "application/json", "payment-authorization": credential } });
+      if (paid.status !== 200 || !paid.headers["payment-receipt"]) throw new Error(`/agent with a credential: ${paid.status} ${paid.body}`);
+      statuses[paid.status] = (statuses[paid.status] ?? 0) + 1;
+    }
+    const cpuLoad = cpuMs(pids) - cpuBefore;
+    await post(env.origin, "/__bench/phase?name=after");
+    await sleep(MIRROR_WAIT_MS);
+    const snapshot = await counts(env.origin);
+    const plan = { name: "agent-topup-cycle", about: "an agent without a token: GET /agent → 402 with an MPP challenge, then the retry with a credential (Stripe PaymentIntent from a Shared Payment Token, payment index claim, credit of TOP_UP_AMOUNT 500, the 1-cent charge, Payment-Receipt); per cycle of two Worker requests", workerRequests: 2 };
+    rows.push(row(plan, agents, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
+    writes[plan.name] = writers(snapshot, agents);
+    queries[plan.name] = statements(snapshot, agents);
+  }
   // A webhook credit: a second payment for existing users.
   await post(env.origin, "/__bench/reset?phase=load");
   const credits = Math.min(100, users.length);
@@ -191,7 +248,7 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
 /** The bare variant a wallet variant is compared with: same round trips, same pacing. */
 function bareFor(variant) {
   if (variant === "wallet-declared-sustained") return "bare-1rt-sustained";
-  return ["wallet-declared", "wallet-me", "wallet-statement"].includes(variant) ? "bare-1rt" : "bare-2rt";
+  return ["wallet-declared", "wallet-declared-budget", "wallet-me", "wallet-statement"].includes(variant) ? "bare-1rt" : "bare-2rt";
 }
 
 /** Where one variant's written rows go: statements that wrote, per request, most first. */
@@ -209,8 +266,10 @@ function statements(snapshot, n) {
     .sort((a, b) => b["rows written per request"] - a["rows written per request"] || b["rows read per request"] - a["rows read per request"]);
 }
 
-function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
+export function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
   const { path: load, mirror: after } = split(snapshot);
+  const kv = { reads: 0, writes: 0 };
+  for (const [key, count] of Object.entries(snapshot.kv ?? {})) kv[/\|get/.test(key) ? "reads" : "writes"] += count;
   const per = (x) => +(x / n).toFixed(3);
   const r = {
     variant: plan.name,
@@ -221,6 +280,8 @@ function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
     "rows read": per(load.rowsRead),
     "rows written": per(load.rowsWritten),
     "alarms set": per(load.alarmsSet),
+    "KV reads": per(kv.reads),
+    "KV writes": per(kv.writes),
     "CPU ms": per(cpuLoad),
     "mirror: statements": per(after.statements),
     "mirror: alarms run": per(after.alarmsRun),
@@ -231,11 +292,13 @@ function row(plan, n, statuses, snapshot, cpuLoad, cpuAfter) {
   const perCall = PRICES.doRequest + PRICES.doGbSecond * DO_GB * DO_ACTIVE_SECONDS_PER_CALL;
   // The path's alarms are set by requests; the runs they cause are the mirror's.
   const pathDollars =
-    PRICES.workerRequest +
+    PRICES.workerRequest * (plan.workerRequests ?? 1) +
     PRICES.workerCpuMs * r["CPU ms"] +
     perCall * r["DO calls"] +
     PRICES.rowRead * r["rows read"] +
-    PRICES.rowWritten * (r["rows written"] + ALARM_SET_ROWS * r["alarms set"]);
+    PRICES.rowWritten * (r["rows written"] + ALARM_SET_ROWS * r["alarms set"]) +
+    PRICES.kvRead * r["KV reads"] +
+    PRICES.kvWrite * r["KV writes"];
   const mirrorDollars =
     PRICES.workerCpuMs * r["mirror: CPU ms"] +
     perCall * (r["mirror: DO calls"] + r["mirror: alarms run"]) +

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { root } from "../lib/env.mjs";
+import { sleep } from "../lib/env.mjs";
 import { request } from "../lib/load.mjs";
 import { ratio, summary } from "../lib/stats.mjs";
 import { snapshot } from "../lib/snapshot.mjs";
@@ -29,7 +30,8 @@ export async function mcpBundle() {
   }
 }
 
-export async function mcpLatency({ rounds = 200 } = {}) {
+/** The MCP bench Worker under wrangler dev, a funded wallet and an OAuth token for it; `run` gets them. */
+async function withMcpServer(run) {
   const src = snapshot();
   symlinkSync(join(mcpTemplate, "node_modules"), join(src.dir, "bench/worker-mcp/node_modules"));
   const dir = join(src.dir, "templates/mcp");
@@ -67,6 +69,16 @@ export async function mcpLatency({ rounds = 200 } = {}) {
       check(await call("/bare/mcp", {}, i), "bare warm-up");
       check(await call("/mcp", { authorization: `Bearer ${token}` }, i), "paid warm-up");
     }
+    return await run({ origin, pid: server.pid, token, call, check, source: { from: src.source, commit: src.commit } });
+  } finally {
+    await server.close();
+    await stripe.close();
+    src.close();
+  }
+}
+
+export async function mcpLatency({ rounds = 200 } = {}) {
+  return withMcpServer(async ({ token, call, check, source }) => {
     const samples = { bare: [], paid: [] };
     for (let i = 0; i < rounds; i++) {
       // Alternate which side goes first, so neither always follows the other.
@@ -80,18 +92,50 @@ export async function mcpLatency({ rounds = 200 } = {}) {
     const bare = summary(samples.bare);
     const paid = summary(samples.paid);
     return {
-      source: { from: src.source, commit: src.commit },
+      source,
       rows: [
         { call: "bare MCP tool call (same SDK, no auth, free)", ...bare, "p50 vs bare": 1 },
         { call: "paid MCP tool call (OAuth token, wallet charge)", ...paid, "p50 vs bare": ratio(paid.p50, bare.p50) },
       ],
       about: `${rounds} rounds, one of each per round, order alternating; wrangler dev (local workerd, KV and Durable Objects local); tools/call of sha256 over Streamable HTTP (2025-06-18, stateless)`,
     };
-  } finally {
-    await server.close();
-    await stripe.close();
-    src.close();
-  }
+  });
+}
+
+/**
+ * What a paid tool call bills beside a bare one, in the cost part's units (bench/parts/cost.mjs):
+ * Durable Object calls, SQLite rows, KV operations (the OAuth provider's token lookups), alarms,
+ * workerd CPU; the mirror's pushes after the calls are waited out and counted.
+ */
+export async function mcpCost({ n = 500 } = {}) {
+  const { row, cpuMs, workerdPids, MIRROR_WAIT_MS } = await import("./cost.mjs");
+  return withMcpServer(async ({ origin, pid, token, call, check, source }) => {
+    const pids = workerdPids(pid);
+    const counts = async () => JSON.parse((await request(origin, "/__bench/counts?queries")).body);
+    const rows = [];
+    for (const [name, path, headers, about] of [
+      ["mcp-bare", "/bare/mcp", {}, "POST /bare/mcp tools/call: the same SDK and tool, no OAuth, no wallet"],
+      ["mcp-paid", "/mcp", { authorization: `Bearer ${token}` }, "POST /mcp tools/call with an OAuth token: token lookup, tool, charge through the grant's budget token"],
+    ]) {
+      await sleep(MIRROR_WAIT_MS); // the previous phase's pushes land before counting starts
+      await request(origin, "/__bench/reset?phase=load", { method: "POST" });
+      const before = cpuMs(pids);
+      const statuses = {};
+      for (let i = 0; i < n; i++) {
+        const response = await call(path, headers, i);
+        check(response, name);
+        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      }
+      const load = cpuMs(pids) - before;
+      await request(origin, "/__bench/phase?name=after", { method: "POST" });
+      await sleep(MIRROR_WAIT_MS);
+      rows.push(row({ name, about }, n, statuses, await counts(), load, cpuMs(pids) - before - load));
+    }
+    const [bare, paid] = rows;
+    paid["$ vs bare"] = +(paid["$ per million"] / bare["$ per million"]).toFixed(2);
+    paid.vs = bare.variant;
+    return { source, rows, about: `${n} sequential tools/call of sha256 each, one wallet (so its object stays warm), wrangler dev; priced as the cost part prices (KV reads at $0.5/M, writes at $5/M)` };
+  });
 }
 
 /** A funded wallet and an OAuth access token for it, the way an MCP client gets one. */

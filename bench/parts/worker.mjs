@@ -50,6 +50,9 @@ export async function setup({ users = 100 } = {}) {
       STRIPE_WEBHOOK_SIGNING_SECRET: webhookSecret,
       STRIPE_PAYMENT_LINK: PAYMENT_LINK.url,
       STRIPE_API_BASE: stripe.base,
+      // Agent payments (MPP) for the /agent route of the cost part; the other routes leave them off.
+      STRIPE_NETWORK_ID: "profile_bench",
+      TOP_UP_AMOUNT: "500",
     },
   });
   const origin = server.origin;

@@ -1,11 +1,30 @@
 // bench/parts/mcp.mjs: the MCP template's Worker (OAuth, wallet, paid tools) and, beside it in
 // the same wrangler dev, a bare MCP server on the same SDK with the same tool, free and
-// unauthenticated: the floor a paid tool call is compared with.
+// unauthenticated: the floor a paid tool call is compared with. The cost part counts what each
+// call bills (Durable Object calls, SQLite rows, KV operations) with the counters of
+// bench/worker/count.ts, under /__bench/*.
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import app, { DORM } from "../../templates/mcp/src/index";
+import app, { DORM as TemplateDORM } from "../../templates/mcp/src/index";
+import { CallLog, countAlarmRun, countedEnv, countedKv, countStorage } from "../worker/count";
+import { control } from "../worker/router";
 
-export { DORM };
+const objectLog = new CallLog();
+const workerLog = new CallLog();
+
+/** The template's object, its SQL, alarms and calls to other objects counted. */
+export class DORM extends TemplateDORM {
+  private readonly benchState: DurableObjectState;
+  constructor(state: DurableObjectState, env: any) {
+    countStorage(state, "wallet");
+    super(state, countedEnv(env, objectLog, "object"));
+    this.benchState = state;
+  }
+  override async alarm(): Promise<void> {
+    countAlarmRun(this.benchState, "wallet");
+    return super.alarm();
+  }
+}
 
 const bare = createMcpHandler(() => {
   const server = new McpServer({ name: "bare", version: "1.0.0" });
@@ -17,8 +36,10 @@ const bare = createMcpHandler(() => {
 });
 
 export default {
-  fetch(request: Request, env: never, ctx: ExecutionContext): Promise<Response> {
-    if (new URL(request.url).pathname === "/bare/mcp") return bare.fetch(request);
-    return app.fetch(request, env, ctx);
+  fetch(request: Request, env: any, ctx: ExecutionContext): Promise<Response> | Response {
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/__bench/")) return control(url, request);
+    if (url.pathname === "/bare/mcp") return bare.fetch(request);
+    return app.fetch(request, { ...countedEnv(env, workerLog, "worker"), OAUTH_KV: countedKv(env.OAUTH_KV) }, ctx);
   },
 };

@@ -198,3 +198,30 @@ export function resetStorageTotals() {
   sqlTotals.clear();
   byQuery.clear();
 }
+
+/**
+ * Workers KV operations, per phase and operation ("phase|get", "phase|put", ...): KV bills reads
+ * apart from writes, deletes and lists. `countedKv` wraps a binding without changing it.
+ */
+const kvCounts = new Map<string, number>();
+export function countedKv<T extends object>(kv: T): T {
+  return new Proxy(kv, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (["get", "getWithMetadata", "put", "delete", "list"].includes(String(prop))) {
+          const key = `${phase}|${String(prop)}`;
+          kvCounts.set(key, (kvCounts.get(key) ?? 0) + 1);
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+export function kvTotals() {
+  return Object.fromEntries(kvCounts);
+}
+export function resetKvTotals() {
+  kvCounts.clear();
+}

@@ -5,6 +5,7 @@
 //   /declared              wallet, price declared up front with the `prices` option
 //   /xprice                wallet, price set by the handler's X-Price header
 //   /ctxcharge             wallet, the handler calls ctx.charge(1) itself
+//   /agent                 wallet, declared price, agent payments (MPP) on
 //   /me, /stripe-webhook, /db/*, ...   the wallet's own routes
 import { withStripeflare, DORM as WalletDORM } from "../../templates/default/src/stripeflare";
 import { databases } from "../../templates/default/src/stripeflare/databases";
@@ -90,9 +91,19 @@ async function intake(url: URL, env: any): Promise<Response> {
   return Response.json({ n, applied, intervals: Object.fromEntries(intervals) });
 }
 
-const routed = benchRouter((request, env, ctx) =>
-  new URL(request.url).pathname === "/declared" ? declared(request, env, ctx) : byXPrice(request, env, ctx),
+// The same declared price with agent payments on (MPP): a 402 carries a challenge, and a
+// request with a credential settles it (Stripe PaymentIntent, credit) before it is charged.
+const agent = withStripeflare<any, any>(
+  async () => new Response("hello, paid request\n", { headers: { "content-type": "text/plain" } }),
+  { prices: { "/agent": 1 }, agentPayments: true },
 );
+
+const routed = benchRouter((request, env, ctx) => {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/declared") return declared(request, env, ctx);
+  if (pathname === "/agent") return agent(request, env, ctx);
+  return byXPrice(request, env, ctx);
+});
 
 export default {
   // The intake run makes thousands of calls: it skips the router's per-request call headers.

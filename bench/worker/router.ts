@@ -3,7 +3,7 @@
 // to the runner under /__bench/. Both sides go through this same wrapper, so its small
 // cost lands on both sides of every ratio.
 import { bareFetch } from "./bare";
-import { benchFlags, CallLog, countedEnv, kindOf, queryTotals, resetStorageTotals, resetTotals, setPhase, storageTotals, summarize, totalsObject } from "./count";
+import { benchFlags, CallLog, countedEnv, kindOf, kvTotals, queryTotals, resetKvTotals, resetStorageTotals, resetTotals, setPhase, storageTotals, summarize, totalsObject } from "./count";
 
 type Fetch = (request: Request, env: any, ctx: ExecutionContext) => Response | Promise<Response>;
 
@@ -29,16 +29,17 @@ export function benchRouter(wallet?: Fetch): Fetch {
   };
 }
 
-function control(url: URL, request: Request) {
+export function control(url: URL, request: Request) {
   switch (url.pathname) {
     case "/__bench/ping":
       return new Response("pong\n");
     case "/__bench/counts":
-      return Response.json({ ...totalsObject(), storage: storageTotals(), queries: url.searchParams.has("queries") ? queryTotals() : undefined });
+      return Response.json({ ...totalsObject(), storage: storageTotals(), kv: kvTotals(), queries: url.searchParams.has("queries") ? queryTotals() : undefined });
     case "/__bench/reset":
       if (request.method !== "POST") break;
       resetTotals();
       resetStorageTotals();
+      resetKvTotals();
       setPhase(url.searchParams.get("phase") ?? "idle");
       return Response.json(totalsObject());
     case "/__bench/mirror":
