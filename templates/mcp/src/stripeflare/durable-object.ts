@@ -79,6 +79,8 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   private intake: IntakeMeter | undefined;
   /** migrationsKey of the schema this instance has ensured; undefined until the first call. */
   private schemaKey: string | undefined;
+  /** The outbox table exists (it is never dropped). */
+  private outboxSeen = false;
   /** Whether an alarm is known to be scheduled (avoids a storage read per write). */
   private alarmScheduled: boolean | undefined;
 
@@ -230,7 +232,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   /** Pushes the outbox to the aggregate; reschedules itself until acknowledged. */
   async alarm(): Promise<void> {
     this.alarmScheduled = false;
-    const pending = this.hasTable("stripeflare_mirror") ? takeSnapshot(this.storage.sql) : null;
+    const pending = this.hasOutbox() ? takeSnapshot(this.storage.sql) : null;
     if (!pending) return;
     try {
       const aggregate = this.env.DORM_NAMESPACE.get(this.env.DORM_NAMESPACE.idFromName(pending.aggregate));
@@ -302,6 +304,11 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     return result;
   }
 
+  /** Whether this database has an outbox (an account's); remembered once seen (a schema lookup scans). */
+  private hasOutbox(): boolean {
+    return (this.outboxSeen ||= this.hasTable("stripeflare_mirror"));
+  }
+
   private hasTable(name: string): boolean {
     return this.storage.sql.exec(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`, name).toArray().length > 0;
   }
@@ -340,7 +347,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   /** Schedules the mirror push if a write bumped the outbox version past the acked one. */
   private async scheduleMirror(): Promise<void> {
     if (this.alarmScheduled) return;
-    const state = this.hasTable("stripeflare_mirror") ? outboxState(this.storage.sql) : undefined;
+    const state = this.hasOutbox() ? outboxState(this.storage.sql) : undefined;
     if (!state || state.version <= state.acked) return;
     if ((await this.storage.getAlarm()) === null) {
       // Quiet account: soon. Busy one (it pushed less than pushInterval ago): not before then.
