@@ -126,7 +126,7 @@ export function simulate({ accounts, perSecond, seconds = 600, policy }) {
     let next;
     if (policy.fixed) next = done + Math.max(mirror.MIRROR_DELAY_MS, policy.fixed);
     else {
-      meter.record(a, start);
+      meter.record(`account:${a}`, start);
       next = done + Math.max(mirror.MIRROR_DELAY_MS, meter.interval(start));
     }
     if (done >= settledFrom && done <= end) {

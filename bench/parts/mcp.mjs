@@ -113,8 +113,13 @@ export async function mcpCost({ n = 500 } = {}) {
     const pids = workerdPids(pid);
     const counts = async () => JSON.parse((await request(origin, "/__bench/counts?queries")).body);
     const rows = [];
+    // The bare paid floor's user, funded by hand (its token only names its object).
+    const bareToken = `bare_${randomBytes(16).toString("hex")}`;
+    const seeded = await request(origin, "/bare/seed?balance=100000000", { method: "POST", headers: { authorization: `Bearer ${bareToken}` } });
+    if (seeded.status !== 200) throw new Error(`bare seed: ${seeded.status} ${seeded.body}`);
     for (const [name, path, headers, about] of [
-      ["mcp-bare", "/bare/mcp", {}, "POST /bare/mcp tools/call: the same SDK and tool, no OAuth, no wallet"],
+      ["mcp-bare", "/bare/mcp", {}, "POST /bare/mcp tools/call: the same SDK and tool, no OAuth, no wallet, free"],
+      ["mcp-bare-paid", "/bare-paid/mcp", { authorization: `Bearer ${bareToken}` }, "the same bare server, then a hand-written 1-cent charge (HMAC of a Bearer token names a SQLite object; balance and ledger row in one transaction)"],
       ["mcp-paid", "/mcp", { authorization: `Bearer ${token}` }, "POST /mcp tools/call with an OAuth token: token lookup, tool, charge through the grant's budget token"],
     ]) {
       await sleep(MIRROR_WAIT_MS); // the previous phase's pushes land before counting starts
@@ -131,9 +136,9 @@ export async function mcpCost({ n = 500 } = {}) {
       await sleep(MIRROR_WAIT_MS);
       rows.push(row({ name, about }, n, statuses, await counts(), load, cpuMs(pids) - before - load));
     }
-    const [bare, paid] = rows;
-    paid["$ vs bare"] = +(paid["$ per million"] / bare["$ per million"]).toFixed(2);
-    paid.vs = bare.variant;
+    const [, floor, paid] = rows;
+    paid["$ vs bare"] = +(paid["$ per million"] / floor["$ per million"]).toFixed(2);
+    paid.vs = floor.variant;
     return { source, rows, about: `${n} sequential tools/call of sha256 each, one wallet (so its object stays warm), wrangler dev; priced as the cost part prices (KV reads at $0.5/M, writes at $5/M)` };
   });
 }

@@ -1,13 +1,17 @@
 // bench/parts/mcp.mjs: the MCP template's Worker (OAuth, wallet, paid tools) and, beside it in
 // the same wrangler dev, a bare MCP server on the same SDK with the same tool, free and
-// unauthenticated: the floor a paid tool call is compared with. The cost part counts what each
+// unauthenticated, and the same bare server behind a hand-written charge (the floor of a paid
+// tool call). The cost part counts what each
 // call bills (Durable Object calls, SQLite rows, KV operations) with the counters of
 // bench/worker/count.ts, under /__bench/*.
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import app, { DORM as TemplateDORM } from "../../templates/mcp/src/index";
+import { BareWallet, bareFetch, tokenHash } from "../worker/bare";
 import { CallLog, countAlarmRun, countedEnv, countedKv, countStorage } from "../worker/count";
 import { control } from "../worker/router";
+
+export { BareWallet };
 
 const objectLog = new CallLog();
 const workerLog = new CallLog();
@@ -35,11 +39,29 @@ const bare = createMcpHandler(() => {
   return server;
 });
 
+/**
+ * The floor of a *paid* tool call: the bare MCP server behind a hand-written charge, as in
+ * bench/worker/bare.ts: the Bearer token's HMAC names a SQLite object per user, and a 200 is
+ * charged 1 cent there (one Durable Object call, balance and ledger row in one transaction).
+ */
+async function barePaid(request: Request, env: any): Promise<Response> {
+  const token = request.headers.get("authorization")?.match(/^Bearer ([A-Za-z0-9_.-]{16,200})$/)?.[1];
+  if (!token) return new Response("missing bearer token\n", { status: 401 });
+  const hash = await tokenHash(token, env.DB_SECRET);
+  const response = await bare.fetch(request);
+  if (response.status !== 200) return response;
+  const row = await env.BARE.get(env.BARE.idFromName(`bare:${hash}`)).charge(hash, 1);
+  return row ? response : new Response("payment required\n", { status: 402 });
+}
+
 export default {
   fetch(request: Request, env: any, ctx: ExecutionContext): Promise<Response> | Response {
     const url = new URL(request.url);
     if (url.pathname.startsWith("/__bench/")) return control(url, request);
     if (url.pathname === "/bare/mcp") return bare.fetch(request);
-    return app.fetch(request, { ...countedEnv(env, workerLog, "worker"), OAUTH_KV: countedKv(env.OAUTH_KV) }, ctx);
+    const counted = countedEnv(env, workerLog, "worker");
+    if (url.pathname === "/bare-paid/mcp") return barePaid(request, counted);
+    if (url.pathname === "/bare/seed") return bareFetch(request, counted);
+    return app.fetch(request, { ...counted, OAUTH_KV: countedKv(env.OAUTH_KV) }, ctx);
   },
 };

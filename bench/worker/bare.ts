@@ -66,7 +66,7 @@ function hmacKey(secret: string) {
   return keyPromise;
 }
 
-async function tokenHash(token: string, secret: string) {
+export async function tokenHash(token: string, secret: string) {
   const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(token));
   return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

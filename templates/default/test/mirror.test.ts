@@ -236,19 +236,29 @@ describe("the mirror batches a busy account's pushes", () => {
 });
 
 describe("the accounts' push rate adapts to the aggregate's load", () => {
-  it("the aggregate counts the accounts that pushed within twice the interval it asks for", () => {
+  it("the aggregate estimates the accounts that pushed within twice the interval it asks for (one in 16 sampled)", () => {
     const t0 = 1_000_000_000_000;
     const meter = new IntakeMeter();
     for (let i = 0; i < 1_000; i++) meter.record(`account:${i}`, t0 + i);
     for (let i = 0; i < 1_000; i++) meter.record(`account:${i}`, t0 + 10_000 + i); // the same accounts again
     expect(meter.interval(t0 + 11_000)).toBe(MIRROR_BATCH_MS);
-    expect(meter.sources).toBe(1_000);
+    expect(meter.sources).toBeGreaterThan(700); // an estimate: one in 16 kept, scaled up
+    expect(meter.sources).toBeLessThan(1_300);
     for (let i = 1_000; i < 30_000; i++) meter.record(`account:${i}`, t0 + 20_000);
-    expect(meter.interval(t0 + 20_000)).toBe(60_000); // 30,000 accounts at 500 pushes/s: every 60 s
-    // 121 s later every earlier push is older than the window (2 × 60 s); one account pushes again.
-    meter.record("account:5", t0 + 141_000);
+    // 30,000 accounts at 500 pushes/s: every 60 s, within the sampling's few percent.
+    expect(meter.sources / 30_000).toBeCloseTo(1, 1);
+    expect(meter.interval(t0 + 20_000) / 60_000).toBeCloseTo(1, 1);
+    // 121 s later every earlier push is older than the window (2 × 60 s): only new pushes count.
+    for (let i = 0; i < 16 * 50; i++) meter.record(`late:${i}`, t0 + 141_000);
     expect(meter.interval(t0 + 141_000)).toBe(MIRROR_BATCH_MS);
-    expect(meter.sources).toBe(1);
+    expect(meter.sources).toBeLessThan(2_000);
+  });
+
+  it("keeps memory small: a million accounts hold about 62,500 entries", () => {
+    const meter = new IntakeMeter();
+    for (let i = 0; i < 1_000_000; i++) meter.record(`2:account:${i.toString(36)}`, 1_000);
+    expect(meter.sources / 1_000_000).toBeCloseTo(1, 1);
+    expect((meter as unknown as { seen: Map<number, number> }).seen.size).toBeLessThan(70_000);
   });
 
   it("asks for N / target between MIRROR_BATCH_MS and MIRROR_MAX_INTERVAL_MS", () => {
@@ -274,9 +284,9 @@ describe("the accounts' push rate adapts to the aggregate's load", () => {
     expect((await worker(request("/paid", visitor))).status).toBe(200);
     expect(await runMirror(worker.version, visitor.account)).toBe(true);
     expect((await worker(request("/paid", visitor))).status).toBe(200);
-    const loaded = await alarmIn();
-    expect(loaded).toBeGreaterThan(115_000);
-    expect(loaded).toBeLessThanOrEqual(121_000);
+    const loaded = await alarmIn(); // 120 s within the sampling's few percent
+    expect(loaded).toBeGreaterThan(105_000);
+    expect(loaded).toBeLessThanOrEqual(135_000);
     // The push still converges when it runs; once the others are gone, the interval falls back.
     await otherAccounts(0);
     expect(await runMirror(worker.version, visitor.account)).toBe(true);
