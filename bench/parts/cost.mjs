@@ -136,6 +136,53 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
     queries[plan.name] = statements(snapshot, n);
     return row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter);
   };
+  // A budget token (POST /me/tokens): the declared price again, spent through each user's agent
+  // token with a cap, so the budget's own bookkeeping is what differs.
+  {
+    const budgets = [];
+    for (const user of users) {
+      const res = await request(env.origin, "/me/tokens", {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ cap: 1_000_000, expires_in: 86_400, label: "bench" }),
+      });
+      if (res.status !== 201) throw new Error(`POST /me/tokens: ${res.status} ${res.body}`);
+      budgets.push(JSON.parse(res.body).access_token);
+    }
+    const plan = { name: "wallet-declared-budget", about: "withStripeflare, declared price, spent with a budget token (cap and expiry) instead of the wallet's own token", make: (i) => ({ path: env.variants["wallet-declared"].path, headers: { authorization: `Bearer ${budgets[i % budgets.length]}` } }) };
+    rows.push(
+      await measure(plan, (res, i) => {
+        if (res.status === 200) env.charges.wallet[i % users.length]++;
+      }),
+    );
+  }
+  // An agent that comes without a token and pays by itself (MPP): the 402 with its challenge,
+  // then the retry with a Shared Payment Token credential (PaymentIntent, payment index, credit,
+  // charge, receipt). Two Worker requests per cycle; each agent is a new wallet.
+  {
+    const { Challenge, Credential } = await import(pathToFileURL(join(template, "node_modules/mppx/dist/index.js")).href);
+    const agents = Math.min(100, Math.max(20, Math.floor(n / 10)));
+    await post(env.origin, "/__bench/reset?phase=load");
+    const cpuBefore = cpuMs(pids);
+    const statuses = {};
+    for (let i = 0; i < agents; i++) {
+      const refused = await request(env.origin, "/agent", { headers: { accept: "application/json" } });
+      if (refused.status !== 402 || !refused.headers["www-authenticate"]) throw new Error(`/agent without a token: ${refused.status} ${refused.body}`);
+      const challenge = Challenge.deserialize(refused.headers["www-authenticate"]);
+      const credential = Credential.serialize({ challenge, payload: { spt: `spt_bench_${i}_${Date.now()}` } });
+      const paid = await request(env.origin, "/agent", { headers: { accept: "application/json", "payment-authorization": credential } });
+      if (paid.status !== 200 || !paid.headers["payment-receipt"]) throw new Error(`/agent with a credential: ${paid.status} ${paid.body}`);
+      statuses[paid.status] = (statuses[paid.status] ?? 0) + 1;
+    }
+    const cpuLoad = cpuMs(pids) - cpuBefore;
+    await post(env.origin, "/__bench/phase?name=after");
+    await sleep(MIRROR_WAIT_MS);
+    const snapshot = await counts(env.origin);
+    const plan = { name: "agent-topup-cycle", about: "an agent without a token: GET /agent → 402 with an MPP challenge, then the retry with a credential (Stripe PaymentIntent from a Shared Payment Token, payment index claim, credit of TOP_UP_AMOUNT 500, the 1-cent charge, Payment-Receipt); per cycle of two Worker requests", workerRequests: 2 };
+    rows.push(row(plan, agents, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
+    writes[plan.name] = writers(snapshot, agents);
+    queries[plan.name] = statements(snapshot, agents);
+  }
   for (const plan of plans) {
     const paid = !env.variants[plan.name]?.unpaid && plan.name !== "wallet-statement";
     const side = plan.name.startsWith("bare") ? "bare" : "wallet";
@@ -176,53 +223,6 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
     rows.push(row(plan, n, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
     writes[plan.name] = writers(snapshot, n);
   }
-  // A budget token (POST /me/tokens): the declared price again, spent through each user's agent
-  // token with a cap, so the budget's own bookkeeping is what differs.
-  {
-    const budgets = [];
-    for (const user of users) {
-      const res = await request(env.origin, "/me/tokens", {
-        method: "POST",
-        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ cap: 1_000_000, expires_in: 86_400, label: "bench" }),
-      });
-      if (res.status !== 200) throw new Error(`POST /me/tokens: ${res.status} ${res.body}`);
-      budgets.push(JSON.parse(res.body).access_token);
-    }
-    const plan = { name: "wallet-declared-budget", about: "withStripeflare, declared price, spent with a budget token (cap and expiry) instead of the wallet's own token", make: (i) => ({ path: env.variants["wallet-declared"].path, headers: { authorization: `Bearer ${budgets[i % budgets.length]}` } }) };
-    rows.push(
-      await measure(plan, (res, i) => {
-        if (res.status === 200) env.charges.wallet[i % users.length]++;
-      }),
-    );
-  }
-  // An agent that comes without a token and pays by itself (MPP): the 402 with its challenge,
-  // then the retry with a Shared Payment Token credential (PaymentIntent, payment index, credit,
-  // charge, receipt). Two Worker requests per cycle; each agent is a new wallet.
-  {
-    const { Challenge, Credential } = await import(pathToFileURL(join(template, "node_modules/mppx/dist/index.js")).href);
-    const agents = Math.min(100, Math.max(20, Math.floor(n / 10)));
-    await post(env.origin, "/__bench/reset?phase=load");
-    const cpuBefore = cpuMs(pids);
-    const statuses = {};
-    for (let i = 0; i < agents; i++) {
-      const refused = await request(env.origin, "/agent", { headers: { accept: "application/json" } });
-      if (refused.status !== 402 || !refused.headers["www-authenticate"]) throw new Error(`/agent without a token: ${refused.status} ${refused.body}`);
-      const challenge = Challenge.deserialize(refused.headers["www-authenticate"]);
-      const credential = Credential.serialize({ challenge, payload: { spt: `spt_bench_${i}_${Date.now()}` } });
-      const paid = await request(env.origin, "/agent", { headers: { accept: "application/json", "payment-authorization": credential } });
-      if (paid.status !== 200 || !paid.headers["payment-receipt"]) throw new Error(`/agent with a credential: ${paid.status} ${paid.body}`);
-      statuses[paid.status] = (statuses[paid.status] ?? 0) + 1;
-    }
-    const cpuLoad = cpuMs(pids) - cpuBefore;
-    await post(env.origin, "/__bench/phase?name=after");
-    await sleep(MIRROR_WAIT_MS);
-    const snapshot = await counts(env.origin);
-    const plan = { name: "agent-topup-cycle", about: "an agent without a token: GET /agent → 402 with an MPP challenge, then the retry with a credential (Stripe PaymentIntent from a Shared Payment Token, payment index claim, credit of TOP_UP_AMOUNT 500, the 1-cent charge, Payment-Receipt); per cycle of two Worker requests", workerRequests: 2 };
-    rows.push(row(plan, agents, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
-    writes[plan.name] = writers(snapshot, agents);
-    queries[plan.name] = statements(snapshot, agents);
-  }
   // A webhook credit: a second payment for existing users.
   await post(env.origin, "/__bench/reset?phase=load");
   const credits = Math.min(100, users.length);
@@ -235,6 +235,9 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
   await post(env.origin, "/__bench/phase?name=after");
   await sleep(MIRROR_WAIT_MS);
   rows.push(row({ name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" }, credits, { 200: credits }, await counts(env.origin), cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
+  // Run in the order that fails fastest (the new variants first); shown in reading order.
+  const order = ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-xprice", "wallet-ctxcharge", "wallet-me", "wallet-statement", "bare-1rt-sustained", "wallet-declared-sustained", "wallet-declared-budget", "agent-topup-cycle", "webhook-credit"];
+  rows.sort((x, y) => order.indexOf(x.variant) - order.indexOf(y.variant));
   for (const r of rows) if (r.variant.startsWith("wallet") || r.variant === "webhook-credit") Object.assign(r, ratioTo(r, rows.find((b) => b.variant === bareFor(r.variant))));
   return {
     writes,
