@@ -53,6 +53,7 @@ export async function setup({ users = 100 } = {}) {
       // Agent payments (MPP) for the /agent route of the cost part; the other routes leave them off.
       STRIPE_NETWORK_ID: "profile_bench",
       TOP_UP_AMOUNT: "500",
+      CURRENCY: "usd",
     },
   });
   const origin = server.origin;
