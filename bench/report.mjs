@@ -73,7 +73,7 @@ if (cost) {
   section(
     "Cost per request, in billing units",
     cost,
-    `${c.prices.asOf}: Worker request $${c.prices.workerRequest * 1e6}/M, CPU $${c.prices.workerCpuMs * 1e6}/M ms; Durable Object request $${c.prices.doRequest * 1e6}/M, duration $${c.prices.doGbSecond * 1e6}/M GB-s; SQLite rows read $${c.prices.rowRead * 1e6}/M, rows written $${c.prices.rowWritten * 1e6}/M. ${c.assumptions}.\n\n${table(c.rows)}\n\nWhere the rows written go, per request (declared price):\n\n${writes("wallet-declared")}\n\nThe bare Worker's:\n\n${writes("bare-1rt")}${c.writes["wallet-declared-sustained"] ? `\n\nUnder sustained load (declared price, each account charged once a second):\n\n${writes("wallet-declared-sustained")}` : ""}`,
+    `${c.prices.asOf}: Worker request $${c.prices.workerRequest * 1e6}/M, CPU $${c.prices.workerCpuMs * 1e6}/M ms; Durable Object request $${c.prices.doRequest * 1e6}/M, duration $${c.prices.doGbSecond * 1e6}/M GB-s; SQLite rows read $${c.prices.rowRead * 1e6}/M, rows written $${c.prices.rowWritten * 1e6}/M. ${c.assumptions}.\n\n${table(c.rows.map((r) => ({ ...r, "$ vs bare": r["$ vs bare"] ?? "", vs: r.vs ?? "" })))}\n\nWhere the rows written go, per request (declared price):\n\n${writes("wallet-declared")}\n\nThe bare Worker's:\n\n${writes("bare-1rt")}${c.writes["wallet-declared-sustained"] ? `\n\nUnder sustained load (declared price, each account charged once a second):\n\n${writes("wallet-declared-sustained")}` : ""}`,
   );
 }
 const aggregate = load("aggregate");
