@@ -12,9 +12,9 @@ function aggregateRow(version: string, account: string) {
   return sqlIn(database(version, "aggregate"), `SELECT * FROM users WHERE access_token = ?`, account).then((rows) => rows[0]);
 }
 
-function setFault(version: string, on: boolean) {
+function setFault(version: string, on: boolean | "after-apply") {
   return runInDurableObject(database(version, "aggregate"), (_instance: DORM, state) => {
-    if (on) state.storage.kv.put(MIRROR_FAULT_KEY, true);
+    if (on) state.storage.kv.put(MIRROR_FAULT_KEY, on);
     else state.storage.kv.delete(MIRROR_FAULT_KEY);
   });
 }
@@ -151,27 +151,41 @@ describe("the outbox bumps its version once per push, and loses no change", () =
     expect(healed.acked).toBe(healed.version);
   });
 
-  it("an outbox made before 1.2.0 (no `sent`, a bump per change) is upgraded on the object's next start and still converges", async () => {
+  it("a push whose call failed after the aggregate applied it: the next snapshot carries a newer version", async () => {
+    const worker = fixture();
+    const visitor = await funded(worker, 500);
+    await runMirror(worker.version, visitor.account); // this object has pushed before: no fresh-start bump below
+    expect((await worker(request("/price?value=5", visitor))).status).toBe(200);
+    await setFault(worker.version, "after-apply");
+    expect(await runMirror(worker.version, visitor.account)).toBe(true); // applied, but the call failed
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(495);
+    await setFault(worker.version, false);
+    await runInDurableObject(accountDb(worker.version, visitor.account), (_i: DORM, state) => charge(state, visitor.account, 4));
+    expect(await runMirror(worker.version, visitor.account)).toBe(true);
+    expect((await aggregateRow(worker.version, visitor.account)).balance).toBe(491);
+    expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));
+  });
+
+  it("an outbox made before 1.2.0 (a bump per change) gets the new triggers on the object's next start and still converges", async () => {
     const worker = fixture({ prices: { "/paid": 1 } });
     const visitor = await funded(worker, 500);
     const stub = accountDb(worker.version, visitor.account);
     const triggers = () => sqlIn(stub, `SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).then((rows) => rows.map((r) => r.name));
-    // As 1.1.0 left it: no `sent` column, unconditional triggers, a push pending.
+    // As 1.1.0 left it: unconditional triggers, a push pending.
     await runInDurableObject(stub, (instance: DORM, state) => {
       const sql = state.storage.sql;
       for (const event of ["insert", "update", "delete"]) {
-        sql.exec(`DROP TRIGGER stripeflare_mirror_users_${event}_v2`);
+        sql.exec(`DROP TRIGGER stripeflare_mirror_users_${event}_when_clean`);
         sql.exec(`CREATE TRIGGER stripeflare_mirror_users_${event} AFTER ${event.toUpperCase()} ON users
           BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1; END`);
       }
-      sql.exec(`ALTER TABLE stripeflare_mirror DROP COLUMN sent`);
       charge(state, visitor.account, 1);
       (instance as unknown as { schemaKey?: string }).schemaKey = undefined;
     });
     expect(await triggers()).toEqual(["stripeflare_mirror_users_delete", "stripeflare_mirror_users_insert", "stripeflare_mirror_users_update"]);
     expect((await worker(request("/paid", visitor))).status).toBe(200);
-    expect(await triggers()).toEqual(["stripeflare_mirror_users_delete_v2", "stripeflare_mirror_users_insert_v2", "stripeflare_mirror_users_update_v2"]);
-    const upgraded = await sqlIn(stub, `SELECT version, acked, sent FROM stripeflare_mirror`).then((r) => r[0]!);
+    expect(await triggers()).toEqual(["stripeflare_mirror_users_delete_when_clean", "stripeflare_mirror_users_insert_when_clean", "stripeflare_mirror_users_update_when_clean"]);
+    const upgraded = await sqlIn(stub, `SELECT version, acked FROM stripeflare_mirror`).then((r) => r[0]!);
     expect(upgraded.acked).toBeLessThan(upgraded.version);
     expect(await runMirror(worker.version, visitor.account)).toBe(true);
     expect(await aggregateRow(worker.version, visitor.account)).toEqual(await userRow(worker.version, visitor.account));

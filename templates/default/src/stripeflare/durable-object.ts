@@ -79,6 +79,8 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   private intake: IntakeMeter | undefined;
   /** migrationsKey of the schema this instance has ensured; undefined until the first call. */
   private schemaKey: string | undefined;
+  /** This instance has pushed to the aggregate (its first push bumps the version: see mirror.ts). */
+  private pushedBefore = false;
   /** The outbox table exists (it is never dropped). */
   private outboxSeen = false;
   /** Whether an alarm is known to be scheduled (avoids a storage read per write). */
@@ -232,12 +234,13 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   /** Pushes the outbox to the aggregate; reschedules itself until acknowledged. */
   async alarm(): Promise<void> {
     this.alarmScheduled = false;
-    const pending = this.hasOutbox() ? takeSnapshot(this.storage.sql) : null;
+    const pending = this.hasOutbox() ? takeSnapshot(this.storage.sql, !this.pushedBefore) : null;
     if (!pending) return;
+    this.pushedBefore = true;
     try {
       const aggregate = this.env.DORM_NAMESPACE.get(this.env.DORM_NAMESPACE.idFromName(pending.aggregate));
       const ack = await aggregate.mirror(pending.snapshot);
-      markAcked(this.storage.sql, pending.snapshot.version);
+      markAcked(this.storage.sql, pending.snapshot);
       this.lastPushAt = Date.now();
       this.pushInterval = ack.interval ?? MIRROR_BATCH_MS;
       await this.scheduleMirror();
@@ -254,7 +257,9 @@ export class DORM extends QueryableObject<StripeflareEnv> {
   async mirror(snapshot: MirrorSnapshot): Promise<MirrorAck> {
     // Fault injection for tests, stored in this object's own storage so a test can make the
     // real aggregate fail (and recover) without mocks.
-    if (this.storage.kv.get(MIRROR_FAULT_KEY)) throw new Error("aggregate unavailable (fault injected)");
+    // "after-apply": the snapshot is applied and the answer lost, as a call cut on its way back.
+    const fault = this.storage.kv.get(MIRROR_FAULT_KEY);
+    if (fault && fault !== "after-apply") throw new Error("aggregate unavailable (fault injected)");
     this.ensure(
       { role: "aggregate", name: "", aggregate: "", migrations: snapshot.migrations, migrationsKey: snapshot.migrationsKey },
       true,
@@ -262,6 +267,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
     const now = Date.now();
     (this.intake ??= new IntakeMeter()).record(snapshot.source, now);
     const result = this.transaction(() => applySnapshot(this.storage.sql, snapshot));
+    if (fault === "after-apply") throw new Error("aggregate answer lost (fault injected)");
     return { ...result, interval: this.intake.interval(now) };
   }
 

@@ -8,13 +8,16 @@
 // it) and records the version once the aggregate acknowledges. A failed push is retried with
 // exponential backoff, forever: the alarm stays scheduled until acked catches up.
 //
-// A version only needs a new number once its rows have been read for a push (`sent`): until
-// then, the next snapshot will carry every later change anyway. So the triggers bump only
-// when `version = sent`, and a run of charges between two pushes writes the outbox row once
-// instead of once per charge (rows written are billed). Taking a snapshot records `sent`
-// in the same synchronous turn, so a change made while the push is in flight bumps the
-// version past the one being acknowledged, and is pushed next.
-//
+// The version only needs a new number when the outbox is clean (`version = acked`): while a
+// push is pending, the next snapshot carries every later change anyway. So the triggers bump
+// only then, and the charges between two pushes write the outbox row once instead of once
+// per charge (rows written are billed). What keeps a change from being lost is that no two
+// different snapshots are ever sent with the same version:
+//   - a change made while a push is in flight does not bump (the outbox is not clean), so the
+//     acknowledgement compares the rows now with the rows it sent, and bumps if they differ;
+//   - a failed push may have reached the aggregate, so a failure bumps;
+//   - an object that starts afresh cannot know what its previous life sent, so its first push
+//     bumps before taking its snapshot.
 // Aggregate side: a snapshot replaces the source's rows only if its version is newer than the
 // one stored for that source, so late, duplicated or reordered pushes cannot roll it back.
 //
@@ -50,14 +53,16 @@ export const MIRROR_TARGET_PUSHES_PER_SECOND = 500;
 export const MIRROR_MAX_INTERVAL_MS = 60 * 60_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 
-/** Storage key (in the aggregate's own KV) that makes it refuse snapshots: for fault tests. */
+/**
+ * Storage key (in the aggregate's own KV) that makes it refuse snapshots, for fault tests: any
+ * value refuses them; "after-apply" applies each one and then fails the call.
+ */
 export const MIRROR_FAULT_KEY = "stripeflare:mirror-fault";
 
 const OUTBOX_TABLE = `CREATE TABLE IF NOT EXISTS stripeflare_mirror (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL DEFAULT 0,
     acked INTEGER NOT NULL DEFAULT 0,
-    sent INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     name TEXT,
@@ -69,23 +74,18 @@ const OUTBOX_TABLE = `CREATE TABLE IF NOT EXISTS stripeflare_mirror (
 const EVENTS = ["insert", "update", "delete"] as const;
 
 /**
- * Creates the outbox, or brings one made by an earlier wallet up to date: before 1.2.0 it had
- * no `sent` column and its triggers bumped the version on every change. Taking the current
- * version as sent is the safe default: the next change bumps it.
+ * Creates the outbox, or brings one made by an earlier wallet up to date: before 1.2.0 its
+ * triggers (named without `_when_clean`) bumped the version on every change.
  */
 export function ensureOutbox(sql: SqlStorage): void {
   sql.exec(OUTBOX_TABLE);
   sql.exec(`INSERT OR IGNORE INTO stripeflare_mirror (id) VALUES (1)`);
-  const columns = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('stripeflare_mirror')`).toArray();
-  if (!columns.some((column) => column.name === "sent")) {
-    sql.exec(`ALTER TABLE stripeflare_mirror ADD COLUMN sent INTEGER NOT NULL DEFAULT 0`);
-    sql.exec(`UPDATE stripeflare_mirror SET sent = version WHERE id = 1`);
-  }
   for (const event of EVENTS) {
     sql.exec(`DROP TRIGGER IF EXISTS stripeflare_mirror_users_${event}`);
-    sql.exec(`CREATE TRIGGER IF NOT EXISTS stripeflare_mirror_users_${event}_v2
+    sql.exec(`DROP TRIGGER IF EXISTS stripeflare_mirror_users_${event}_v2`); // a development build of 1.2.0
+    sql.exec(`CREATE TRIGGER IF NOT EXISTS stripeflare_mirror_users_${event}_when_clean
       AFTER ${event.toUpperCase()} ON users
-      BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1 AND version = sent; END`);
+      BEGIN UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1 AND version = acked; END`);
   }
 }
 
@@ -101,7 +101,6 @@ export const AGGREGATE_SCHEMA = [
 interface OutboxRow {
   version: number;
   acked: number;
-  sent: number;
   attempts: number;
   name: string | null;
   aggregate: string | null;
@@ -129,17 +128,21 @@ export function recordMirrorTarget(sql: SqlStorage, name: string, aggregate: str
 }
 
 /**
- * The snapshot to push now, or null when the aggregate is up to date. Records the version as
- * sent, so the next change gets a new one: call it in the same turn as the push starts.
+ * The snapshot to push now, or null when the aggregate is up to date. `fresh`: this object has
+ * not pushed since it started, so the version is bumped first (its previous life may have sent
+ * a snapshot with the current version and died before hearing back).
  */
-export function takeSnapshot(sql: SqlStorage): { snapshot: MirrorSnapshot; aggregate: string } | null {
-  const state = outboxState(sql);
+export function takeSnapshot(sql: SqlStorage, fresh = false): { snapshot: MirrorSnapshot; aggregate: string } | null {
+  let state = outboxState(sql);
   if (!state || state.version <= state.acked || !state.name || !state.aggregate) return null;
-  if (state.sent !== state.version) sql.exec(`UPDATE stripeflare_mirror SET sent = version WHERE id = 1`);
+  if (fresh) {
+    sql.exec(`UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1`);
+    state = { ...state, version: state.version + 1 };
+  }
   return {
-    aggregate: state.aggregate,
+    aggregate: state.aggregate!,
     snapshot: {
-      source: state.name,
+      source: state.name!,
       version: state.version,
       rows: sql.exec(`SELECT * FROM users`).toArray(),
       migrations: JSON.parse(state.migrations ?? "{}"),
@@ -148,19 +151,41 @@ export function takeSnapshot(sql: SqlStorage): { snapshot: MirrorSnapshot; aggre
   };
 }
 
-export function markAcked(sql: SqlStorage, version: number): void {
-  sql.exec(`UPDATE stripeflare_mirror SET acked = max(acked, ?), attempts = 0, last_error = NULL WHERE id = 1`, version);
+/**
+ * The aggregate has `snapshot`. If the rows changed while it was on its way (those changes did
+ * not bump the version: a push was pending), the version moves past it, so they are pushed
+ * next under a newer number.
+ */
+export function markAcked(sql: SqlStorage, snapshot: MirrorSnapshot): void {
+  const changed = !sameRows(sql.exec(`SELECT * FROM users`).toArray(), snapshot.rows);
+  sql.exec(
+    `UPDATE stripeflare_mirror SET acked = max(acked, ?), version = version + ?, attempts = 0, last_error = NULL WHERE id = 1`,
+    snapshot.version,
+    changed ? 1 : 0,
+  );
 }
 
-/** Records a failed push; returns the delay before the next attempt. */
+/**
+ * Records a failed push; returns the delay before the next attempt. The push may have reached
+ * the aggregate all the same, so the version moves on: the next snapshot must not share it.
+ */
 export function markFailed(sql: SqlStorage, error: string): number {
   const { attempts } = sql
     .exec<{ attempts: number }>(
-      `UPDATE stripeflare_mirror SET attempts = attempts + 1, last_error = ? WHERE id = 1 RETURNING attempts`,
+      `UPDATE stripeflare_mirror SET version = version + 1, attempts = attempts + 1, last_error = ? WHERE id = 1 RETURNING attempts`,
       error.slice(0, 500),
     )
     .one();
   return Math.min(MAX_BACKOFF_MS, MIRROR_DELAY_MS * 2 ** Math.min(attempts, 20));
+}
+
+function sameRows(a: Record<string, unknown>[], b: Record<string, unknown>[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((row, i) => {
+    const other = b[i]!;
+    const keys = Object.keys(row);
+    return keys.length === Object.keys(other).length && keys.every((key) => sameValue(row[key], other[key]));
+  });
 }
 
 /** Aggregate side: applies a snapshot if it is newer than what this source last sent. */
