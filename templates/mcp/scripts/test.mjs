@@ -1,7 +1,7 @@
 // `npm test`: vitest in workerd, with the noise this suite makes on purpose left out.
 //
-// The fault tests (test/reliability) reset Durable Objects mid-call, make the aggregate refuse
-// snapshots, send SQL with a typo, and point STRIPE_API_BASE at a closed port; workerd reports
+// The fault tests (test/reliability, test/mirror.test.ts) reset Durable Objects mid-call, make the
+// aggregate refuse snapshots (or lose its answer), send SQL with a typo, and point STRIPE_API_BASE at a closed port; workerd reports
 // each as an "uncaught exception" on its own output, outside any test; on a first run vite warns that the stripe SDK's source
 // maps name sources it does not ship; wrangler says where it found the required secrets. None of it is a failure, and a passing run should read as
 // one: those lines, recognised by the tests' own markers, are dropped. Everything else passes
@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
 const EXPECTED = [
-  /^uncaught exception; .*(reset by the reliability test|reset while deliveries were queued|aggregate unavailable \(fault injected\)|near "SELEKT"|Network connection lost\.)/,
+  /^uncaught exception; .*(reset by the reliability test|reset while deliveries were queued|aggregate (unavailable|answer lost) \(fault injected\)|near "SELEKT"|Network connection lost\.)/,
   /^exception = rust\/worker\/ffi\.rs:\d+: disconnected: (Connection refused|client error \(SendRequest\))/,
   /^Sourcemap for ".*\/node_modules\/.*" points to missing source files$/,
   // mppx (the agent in test/agent-payments*) names source maps it does not ship.
