@@ -133,17 +133,14 @@ export function recordMirrorTarget(sql: SqlStorage, name: string, aggregate: str
  * a snapshot with the current version and died before hearing back).
  */
 export function takeSnapshot(sql: SqlStorage, fresh = false): { snapshot: MirrorSnapshot; aggregate: string } | null {
-  let state = outboxState(sql);
+  const state = outboxState(sql);
   if (!state || state.version <= state.acked || !state.name || !state.aggregate) return null;
-  if (fresh) {
-    sql.exec(`UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1`);
-    state = { ...state, version: state.version + 1 };
-  }
+  if (fresh) sql.exec(`UPDATE stripeflare_mirror SET version = version + 1 WHERE id = 1`);
   return {
-    aggregate: state.aggregate!,
+    aggregate: state.aggregate,
     snapshot: {
-      source: state.name!,
-      version: state.version,
+      source: state.name,
+      version: fresh ? state.version + 1 : state.version,
       rows: sql.exec(`SELECT * FROM users`).toArray(),
       migrations: JSON.parse(state.migrations ?? "{}"),
       migrationsKey: state.migrations_key ?? "",
