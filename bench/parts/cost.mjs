@@ -55,8 +55,23 @@ export function cpuMs(pids) {
   return (ticks * 1000) / CLK_TCK;
 }
 
-const counts = async (origin) => JSON.parse((await request(origin, "/__bench/counts?queries")).body);
-const post = (origin, path) => request(origin, path, { method: "POST" });
+/**
+ * One counted phase: counters reset, `work()` (which returns the status tally), then the mirror's
+ * pushes it caused, waited out (the first 1 s after a write, a busy account's next one
+ * MIRROR_BATCH_MS after its last) so none lands in the next phase. workerd's CPU is split into
+ * the work's share and the wait's (the mirror's).
+ */
+export async function countPhase({ origin, pids }, work) {
+  await request(origin, "/__bench/reset?phase=load", { method: "POST" });
+  const before = cpuMs(pids);
+  const statuses = await work();
+  const cpuLoad = cpuMs(pids) - before;
+  await request(origin, "/__bench/phase?name=after", { method: "POST" });
+  await sleep(MIRROR_WAIT_MS);
+  const cpuAfter = cpuMs(pids) - before - cpuLoad;
+  const snapshot = JSON.parse((await request(origin, "/__bench/counts?queries")).body);
+  return { statuses, snapshot, cpuLoad, cpuAfter };
+}
 
 /**
  * The request path and the mirror, over both phases (an alarm may fire while requests still
@@ -114,27 +129,21 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
   const rows = [];
   const writes = {};
   const queries = {};
-  /** One closed-loop variant: warm every user, let the mirror settle, then n requests and the mirror's pushes after them. */
-  const measure = async (plan, inspect) => {
-    const agent = keepAliveAgent(concurrency);
-    // Warm every user once (first-touch work in an isolate is not per-request cost), then let
-    // the mirror settle.
-    await drive({ origin: env.origin, n: users.length, concurrency, make: plan.make, agent, inspect });
-    await sleep(MIRROR_WAIT_MS);
-    await post(env.origin, "/__bench/reset?phase=load");
-    const cpuBefore = cpuMs(pids);
-    const run = await drive({ origin: env.origin, n, concurrency, make: plan.make, agent, inspect });
-    const cpuLoad = cpuMs(pids) - cpuBefore;
-    await post(env.origin, "/__bench/phase?name=after");
-    // The mirror's pushes run now: the first 1 s after a write, a busy account's next one
-    // MIRROR_BATCH_MS (30 s) after its last; waited out, so none lands in the next variant.
-    await sleep(MIRROR_WAIT_MS);
-    const cpuAfter = cpuMs(pids) - cpuBefore - cpuLoad;
-    agent.destroy();
-    const snapshot = await counts(env.origin);
+  /** Counts `work` as the variant `plan` of `n` requests, and keeps its row and its statements. */
+  const counted = async (plan, n, work) => {
+    const { statuses, snapshot, cpuLoad, cpuAfter } = await countPhase({ origin: env.origin, pids }, work);
     writes[plan.name] = writers(snapshot, n);
     queries[plan.name] = statements(snapshot, n);
-    return row(plan, n, run.statuses, snapshot, cpuLoad, cpuAfter);
+    rows.push(row(plan, n, statuses, snapshot, cpuLoad, cpuAfter));
+  };
+  /** One closed-loop variant: every user warmed once and the mirror settled, then n requests. */
+  const measure = async (plan, inspect) => {
+    const agent = keepAliveAgent(concurrency);
+    // First-touch work in an isolate is not per-request cost.
+    await drive({ origin: env.origin, n: users.length, concurrency, make: plan.make, agent, inspect });
+    await sleep(MIRROR_WAIT_MS);
+    await counted(plan, n, async () => (await drive({ origin: env.origin, n, concurrency, make: plan.make, agent, inspect })).statuses);
+    agent.destroy();
   };
   // A budget token (POST /me/tokens): the declared price again, spent through each user's agent
   // token with a cap, so the budget's own bookkeeping is what differs.
@@ -150,11 +159,9 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
       budgets.push(JSON.parse(res.body).access_token);
     }
     const plan = { name: "wallet-declared-budget", about: "withStripeflare, declared price, spent with a budget token (cap and expiry) instead of the wallet's own token", make: (i) => ({ path: env.variants["wallet-declared"].path, headers: { authorization: `Bearer ${budgets[i % budgets.length]}` } }) };
-    rows.push(
-      await measure(plan, (res, i) => {
-        if (res.status === 200) env.charges.wallet[i % users.length]++;
-      }),
-    );
+    await measure(plan, (res, i) => {
+      if (res.status === 200) env.charges.wallet[i % users.length]++;
+    });
   }
   // An agent that comes without a token and pays by itself (MPP): the 402 with its challenge,
   // then the retry with a Shared Payment Token credential (PaymentIntent, payment index, credit,
@@ -162,36 +169,28 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
   {
     const { Challenge, Credential } = await import(pathToFileURL(join(template, "node_modules/mppx/dist/index.js")).href);
     const agents = Math.min(100, Math.max(20, Math.floor(n / 10)));
-    await post(env.origin, "/__bench/reset?phase=load");
-    const cpuBefore = cpuMs(pids);
-    const statuses = {};
-    for (let i = 0; i < agents; i++) {
-      const refused = await request(env.origin, "/agent", { headers: { accept: "application/json" } });
-      if (refused.status !== 402 || !refused.headers["www-authenticate"]) throw new Error(`/agent without a token: ${refused.status} ${refused.body}`);
-      const challenge = Challenge.deserialize(refused.headers["www-authenticate"]);
-      const credential = Credential.serialize({ challenge, payload: { spt: `spt_bench_${i}_${Date.now()}` } });
-      const paid = await request(env.origin, "/agent", { headers: { accept: "application/json", "payment-authorization": credential } });
-      if (paid.status !== 200 || !paid.headers["payment-receipt"]) throw new Error(`/agent with a credential: ${paid.status} ${paid.body}`);
-      statuses[paid.status] = (statuses[paid.status] ?? 0) + 1;
-    }
-    const cpuLoad = cpuMs(pids) - cpuBefore;
-    await post(env.origin, "/__bench/phase?name=after");
-    await sleep(MIRROR_WAIT_MS);
-    const snapshot = await counts(env.origin);
     const plan = { name: "agent-topup-cycle", about: "an agent without a token: GET /agent → 402 with an MPP challenge, then the retry with a credential (Stripe PaymentIntent from a Shared Payment Token, payment index claim, credit of TOP_UP_AMOUNT 500, the 1-cent charge, Payment-Receipt); per cycle of two Worker requests", workerRequests: 2 };
-    rows.push(row(plan, agents, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
-    writes[plan.name] = writers(snapshot, agents);
-    queries[plan.name] = statements(snapshot, agents);
+    await counted(plan, agents, async () => {
+      const statuses = {};
+      for (let i = 0; i < agents; i++) {
+        const refused = await request(env.origin, "/agent", { headers: { accept: "application/json" } });
+        if (refused.status !== 402 || !refused.headers["www-authenticate"]) throw new Error(`/agent without a token: ${refused.status} ${refused.body}`);
+        const challenge = Challenge.deserialize(refused.headers["www-authenticate"]);
+        const credential = Credential.serialize({ challenge, payload: { spt: `spt_bench_${i}_${Date.now()}` } });
+        const paid = await request(env.origin, "/agent", { headers: { accept: "application/json", "payment-authorization": credential } });
+        if (paid.status !== 200 || !paid.headers["payment-receipt"]) throw new Error(`/agent with a credential: ${paid.status} ${paid.body}`);
+        statuses[paid.status] = (statuses[paid.status] ?? 0) + 1;
+      }
+      return statuses;
+    });
   }
   for (const plan of plans) {
     const paid = !env.variants[plan.name]?.unpaid && plan.name !== "wallet-statement";
     const side = plan.name.startsWith("bare") ? "bare" : "wallet";
     // Charges are counted as the worker part counts them, so the final balance check holds.
-    rows.push(
-      await measure(plan, (res, i) => {
-        if (res.status === 200 && paid) env.charges[side][i % users.length]++;
-      }),
-    );
+    await measure(plan, (res, i) => {
+      if (res.status === 200 && paid) env.charges[side][i % users.length]++;
+    });
   }
   // Sustained load: each of `sustained.users` accounts charged once a second for
   // `sustained.seconds`, the shape the mirror batches (a busy account pushes every
@@ -200,41 +199,33 @@ export async function costReport(env, { n = 600, concurrency = 4, sustained = { 
     const v = env.variants[base];
     const side = base.startsWith("bare") ? "bare" : "wallet";
     const pool = users.slice(0, sustained.users);
-    await post(env.origin, "/__bench/reset?phase=load");
     const agent = keepAliveAgent(sustained.users);
-    const cpuBefore = cpuMs(pids);
-    const statuses = await paced({
-      origin: env.origin,
-      n: sustained.users * sustained.seconds,
-      perSecond: sustained.users,
-      agent,
-      make: (i) => ({ path: v.path, headers: { authorization: `Bearer ${pool[i % pool.length].token}` } }),
-      inspect: (res, i) => {
-        if (res.status === 200) env.charges[side][i % pool.length]++;
-      },
-    });
-    const cpuLoad = cpuMs(pids) - cpuBefore;
-    await post(env.origin, "/__bench/phase?name=after");
-    await sleep(MIRROR_WAIT_MS);
-    agent.destroy();
-    const n = sustained.users * sustained.seconds;
+    const total = sustained.users * sustained.seconds;
     const plan = { name: `${base}-sustained`, about: `${v.about}; ${sustained.users} accounts, each charged once a second for ${sustained.seconds} s` };
-    const snapshot = await counts(env.origin);
-    rows.push(row(plan, n, statuses, snapshot, cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
-    writes[plan.name] = writers(snapshot, n);
+    await counted(plan, total, () =>
+      paced({
+        origin: env.origin,
+        n: total,
+        perSecond: sustained.users,
+        agent,
+        make: (i) => ({ path: v.path, headers: { authorization: `Bearer ${pool[i % pool.length].token}` } }),
+        inspect: (res, i) => {
+          if (res.status === 200) env.charges[side][i % pool.length]++;
+        },
+      }),
+    );
+    agent.destroy();
   }
   // A webhook credit: a second payment for existing users.
-  await post(env.origin, "/__bench/reset?phase=load");
   const credits = Math.min(100, users.length);
-  const cpuBefore = cpuMs(pids);
-  for (let i = 0; i < credits; i++) {
-    await deliver(env.origin, paymentEvent(users[i], 100, env.stripe));
-    env.charges.wallet[i] -= 100; // a credit, for the final balance check
-  }
-  const cpuLoad = cpuMs(pids) - cpuBefore;
-  await post(env.origin, "/__bench/phase?name=after");
-  await sleep(MIRROR_WAIT_MS);
-  rows.push(row({ name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" }, credits, { 200: credits }, await counts(env.origin), cpuLoad, cpuMs(pids) - cpuBefore - cpuLoad));
+  const credit = { name: "webhook-credit", about: "POST /stripe-webhook, a paid checkout session of an existing account (signature, payment index, credit, one Stripe read)" };
+  await counted(credit, credits, async () => {
+    for (let i = 0; i < credits; i++) {
+      await deliver(env.origin, paymentEvent(users[i], 100, env.stripe));
+      env.charges.wallet[i] -= 100; // a credit, for the final balance check
+    }
+    return { 200: credits };
+  });
   // Run in the order that fails fastest (the new variants first); shown in reading order.
   const order = ["bare-1rt", "bare-2rt", "wallet-declared", "wallet-xprice", "wallet-ctxcharge", "wallet-me", "wallet-statement", "bare-1rt-sustained", "wallet-declared-sustained", "wallet-declared-budget", "agent-topup-cycle", "webhook-credit"];
   rows.sort((x, y) => order.indexOf(x.variant) - order.indexOf(y.variant));

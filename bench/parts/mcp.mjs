@@ -108,10 +108,9 @@ export async function mcpLatency({ rounds = 200 } = {}) {
  * workerd CPU; the mirror's pushes after the calls are waited out and counted.
  */
 export async function mcpCost({ n = 500 } = {}) {
-  const { row, cpuMs, workerdPids, MIRROR_WAIT_MS } = await import("./cost.mjs");
+  const { countPhase, row, workerdPids, MIRROR_WAIT_MS } = await import("./cost.mjs");
   return withMcpServer(async ({ origin, pid, token, call, check, source }) => {
     const pids = workerdPids(pid);
-    const counts = async () => JSON.parse((await request(origin, "/__bench/counts?queries")).body);
     const rows = [];
     // The bare paid floor's user, funded by hand (its token only names its object).
     const bareToken = `bare_${randomBytes(16).toString("hex")}`;
@@ -123,18 +122,16 @@ export async function mcpCost({ n = 500 } = {}) {
       ["mcp-paid", "/mcp", { authorization: `Bearer ${token}` }, "POST /mcp tools/call with an OAuth token: token lookup, tool, charge through the grant's budget token"],
     ]) {
       await sleep(MIRROR_WAIT_MS); // the previous phase's pushes land before counting starts
-      await request(origin, "/__bench/reset?phase=load", { method: "POST" });
-      const before = cpuMs(pids);
-      const statuses = {};
-      for (let i = 0; i < n; i++) {
-        const response = await call(path, headers, i);
-        check(response, name);
-        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      }
-      const load = cpuMs(pids) - before;
-      await request(origin, "/__bench/phase?name=after", { method: "POST" });
-      await sleep(MIRROR_WAIT_MS);
-      rows.push(row({ name, about }, n, statuses, await counts(), load, cpuMs(pids) - before - load));
+      const { statuses, snapshot, cpuLoad, cpuAfter } = await countPhase({ origin, pids }, async () => {
+        const tally = {};
+        for (let i = 0; i < n; i++) {
+          const response = await call(path, headers, i);
+          check(response, name);
+          tally[response.status] = (tally[response.status] ?? 0) + 1;
+        }
+        return tally;
+      });
+      rows.push(row({ name, about }, n, statuses, snapshot, cpuLoad, cpuAfter));
     }
     const [, floor, paid] = rows;
     paid["$ vs bare"] = +(paid["$ per million"] / floor["$ per million"]).toFixed(2);
