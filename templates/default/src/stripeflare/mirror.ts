@@ -18,16 +18,17 @@
 //   - a failed push may have reached the aggregate, so a failure bumps;
 //   - an object that starts afresh cannot know what its previous life sent, so its first push
 //     bumps before taking its snapshot.
+//
 // Aggregate side: a snapshot replaces the source's rows only if its version is newer than the
 // one stored for that source, so late, duplicated or reordered pushes cannot roll it back.
 //
 // Load: one aggregate object serves every account, so the accounts' push rate adapts to it.
 // The aggregate counts the accounts that pushed recently (IntakeMeter) and answers each push
 // with the interval its sender should keep between pushes while busy: at N busy accounts,
-// max(MIRROR_BATCH_MS, N / MIRROR_TARGET_PUSHES_PER_SECOND), 30 s up to 15,000 accounts. The intake then stays near the
-// target whatever N is, so the aggregate keeps room for admin queries and never queues pushes
-// without end; the admin copy's lag grows with N instead (BENCHMARKS.md, "The aggregate at
-// scale").
+// max(MIRROR_BATCH_MS, N / MIRROR_TARGET_PUSHES_PER_SECOND), so 30 s up to 15,000 accounts.
+// The intake then stays near the target whatever N is, so the aggregate keeps room for admin
+// queries and never queues pushes without end; the admin copy's lag grows with N instead
+// (BENCHMARKS.md, "The aggregate at scale").
 //
 // This deliberately does not use dormroom's multi-stub mirror, which replays every call
 // (reads too) in ctx.waitUntil and only logs failures.

@@ -242,7 +242,7 @@ export class DORM extends QueryableObject<StripeflareEnv> {
       const ack = await aggregate.mirror(pending.snapshot);
       markAcked(this.storage.sql, pending.snapshot);
       this.lastPushAt = Date.now();
-      this.pushInterval = ack.interval ?? MIRROR_BATCH_MS;
+      this.pushInterval = ack.interval;
       await this.scheduleMirror();
     } catch (error) {
       const delay = markFailed(this.storage.sql, String(error));
@@ -339,12 +339,12 @@ export class DORM extends QueryableObject<StripeflareEnv> {
         setup.role === "account" ? ACCOUNT_SCHEMA : setup.role === "aggregate" ? AGGREGATE_SCHEMA : INDEX_SCHEMA;
       if (setup.role === "account") upgradeLedger(this.storage.sql);
       for (const statement of schema) this.storage.sql.exec(statement);
-      if (setup.role === "account") ensureOutbox(this.storage.sql);
-      if (setup.role === "account") upgradeLedgerForBudgets(this.storage.sql);
-      if (setup.role === "index") upgradeIndex(this.storage.sql, fresh);
       if (setup.role === "account") {
+        ensureOutbox(this.storage.sql);
+        upgradeLedgerForBudgets(this.storage.sql);
         recordMirrorTarget(this.storage.sql, setup.name, setup.aggregate, JSON.stringify(setup.migrations), setup.migrationsKey);
       }
+      if (setup.role === "index") upgradeIndex(this.storage.sql, fresh);
     });
     this.schemaKey = setup.migrationsKey;
     return true;
