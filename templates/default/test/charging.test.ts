@@ -3,7 +3,7 @@ import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { chargeUser, type DORM } from "../src/stripeflare";
 import { LEDGER_ROW_SQL, REGISTERED_SQL } from "../src/stripeflare/ledger";
-import { accountDb, books, fixture, ledger, me, newVisitor, pay, request, runMirror, sqlIn, testEnv, type Worker } from "./helpers";
+import { accountDb, books, fixture, ledger, me, newVisitor, pay, request, rowsWrittenBy, runMirror, sqlIn, testEnv, type Worker } from "./helpers";
 
 async function fundedVisitor(worker: Worker, amount: number) {
   const visitor = await newVisitor(worker);
@@ -190,24 +190,6 @@ describe("ledger indexes", () => {
 });
 
 describe("what a charge writes (rows written are billed)", () => {
-  /** Rows written by `run`, from the SQL API's own cursor counters (what Cloudflare bills). */
-  function rowsWritten(state: DurableObjectState, run: () => void): number {
-    const sql = state.storage.sql;
-    const exec = sql.exec.bind(sql);
-    const cursors: SqlStorageCursor<any>[] = [];
-    (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
-      const cursor = exec(query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as SqlStorage["exec"];
-    try {
-      run();
-    } finally {
-      (sql as { exec: SqlStorage["exec"] }).exec = exec;
-    }
-    return cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0);
-  }
-
   it("a charge writes 2 rows, the balance and the ledger row, plus the outbox's version once per push (no balance index, no AUTOINCREMENT sequence)", async () => {
     const { chargeAccount } = await import("../src/stripeflare/ledger");
     const worker = fixture({ prices: { "/paid": 1 } });
@@ -218,13 +200,13 @@ describe("what a charge writes (rows written are billed)", () => {
       chargeAccount(state.storage.sql, visitor.account, { amount: 1, allowNegativeBalance: false, reference: "GET /paid", description: "GET /paid" });
     // A push is pending (its snapshot not taken yet): later charges ride on it.
     const pending = await runInDurableObject(accountDb(worker.version, visitor.account), (_i: DORM, state) =>
-      [1, 2, 3].map(() => rowsWritten(state, charge(state))),
+      [1, 2, 3].map(() => rowsWrittenBy(state.storage.sql, charge(state))),
     );
     expect(pending).toEqual([2, 2, 2]);
     // Once the aggregate has everything, the first charge also bumps the outbox's version; the next ones do not.
     expect(await runMirror(worker.version, visitor.account)).toBe(true);
     const afterPush = await runInDurableObject(accountDb(worker.version, visitor.account), (_i: DORM, state) =>
-      [1, 2, 3].map(() => rowsWritten(state, charge(state))),
+      [1, 2, 3].map(() => rowsWrittenBy(state.storage.sql, charge(state))),
     );
     expect(afterPush).toEqual([3, 2, 2]);
   });

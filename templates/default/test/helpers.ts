@@ -244,6 +244,26 @@ export function accountDb(version: string, account: string) {
   return database(version, `account:${account}`);
 }
 
+/**
+ * Rows written by `run` through `sql`, from the SQL API's own cursor counters (what Cloudflare
+ * bills SQLite-backed objects by). Call inside runInDurableObject.
+ */
+export function rowsWrittenBy(sql: SqlStorage, run: () => void): number {
+  const exec = sql.exec.bind(sql);
+  const cursors: SqlStorageCursor<any>[] = [];
+  (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
+    const cursor = exec(query, ...bindings);
+    cursors.push(cursor);
+    return cursor;
+  }) as SqlStorage["exec"];
+  try {
+    run();
+  } finally {
+    (sql as { exec: SqlStorage["exec"] }).exec = exec;
+  }
+  return cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0);
+}
+
 /** Runs SQL inside a database (returns [] when the table does not exist). */
 export function sqlIn(stub: DurableObjectStub<DORM>, query: string, ...bindings: unknown[]): Promise<Record<string, any>[]> {
   return runInDurableObject(stub, (_instance: DORM, state) => {

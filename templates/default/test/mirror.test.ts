@@ -6,7 +6,7 @@ import type { DORM } from "../src/stripeflare";
 import { chargeAccount } from "../src/stripeflare/ledger";
 import { IntakeMeter, MIRROR_BATCH_MS, MIRROR_FAULT_KEY, MIRROR_MAX_INTERVAL_MS, nextInterval, takeSnapshot } from "../src/stripeflare/mirror";
 import { CUSTOM_MIGRATIONS } from "./fixtures/worker";
-import { accountDb, database, fixture, newVisitor, pay, payAndReturn, request, runMirror, sqlIn, userRow, type Worker } from "./helpers";
+import { accountDb, database, fixture, newVisitor, pay, payAndReturn, request, rowsWrittenBy, runMirror, sqlIn, userRow, type Worker } from "./helpers";
 
 function aggregateRow(version: string, account: string) {
   return sqlIn(database(version, "aggregate"), `SELECT * FROM users WHERE access_token = ?`, account).then((rows) => rows[0]);
@@ -198,28 +198,11 @@ describe("the mirror writes only what changed (rows written are billed)", () => 
     const worker = fixture();
     const visitor = await funded(worker, 500);
     await runMirror(worker.version, visitor.account);
-    // Counts rows written through the SQL API's own cursor counters, as Cloudflare bills them.
     await runInDurableObject(database(worker.version, "aggregate"), async (_instance: DORM, state) => {
       const { applySnapshot } = await import("../src/stripeflare/mirror");
       const { DEFAULT_MIGRATIONS } = await import("../src/stripeflare/databases");
       const sql = state.storage.sql;
-      const written = (snapshot: Parameters<typeof applySnapshot>[1]) => {
-        const exec = sql.exec.bind(sql);
-        let rows = 0;
-        const cursors: SqlStorageCursor<any>[] = [];
-        (sql as { exec: SqlStorage["exec"] }).exec = ((query: string, ...bindings: unknown[]) => {
-          const cursor = exec(query, ...bindings);
-          cursors.push(cursor);
-          return cursor;
-        }) as SqlStorage["exec"];
-        try {
-          applySnapshot(sql, snapshot);
-        } finally {
-          (sql as { exec: SqlStorage["exec"] }).exec = exec;
-        }
-        for (const cursor of cursors) rows += cursor.rowsWritten;
-        return rows;
-      };
+      const written = (snapshot: Parameters<typeof applySnapshot>[1]) => rowsWrittenBy(sql, () => applySnapshot(sql, snapshot));
       const [row] = sql.exec(`SELECT * FROM users WHERE access_token = ?`, visitor.account).toArray();
       const source = sql.exec(`SELECT source, version FROM stripeflare_mirror_sources`).toArray().find((r) => String(r.source).endsWith(visitor.account))!;
       const base = { source: String(source.source), migrations: DEFAULT_MIGRATIONS, migrationsKey: "x" };
